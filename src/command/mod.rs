@@ -1,0 +1,94 @@
+//! Command execution: one file per command family.
+//!
+//! A handler gets the parsed command and the session's state it needs, writes
+//! untagged responses to the `ResponseWriter`, and returns the tagged
+//! completion. Which commands are allowed in which state was decided before a
+//! handler runs (session/state.rs), so handlers never check again.
+
+pub mod fetch;
+pub mod search;
+
+use std::io;
+
+use thiserror::Error;
+
+use crate::mailstore::{Mailbox, StoreError};
+use crate::response::Code;
+
+/// The state of a selected mailbox in this session.
+pub struct Selected {
+    /// The mailbox name as the client sees it (UTF-7 on the wire), e.g. `INBOX`.
+    pub name: String,
+    pub mailbox: Mailbox,
+    /// EXAMINE, or SELECT of a mailbox we may not write.
+    pub read_only: bool,
+    /// Parsed MIME trees of recently fetched messages (bounded).
+    pub cache: crate::mime::Cache,
+}
+
+/// A successful tagged completion: `tag OK [code] text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub code: Option<Code>,
+    pub text: String,
+}
+
+impl Completion {
+    /// `OK <NAME> completed`.
+    pub fn done(name: &str) -> Self {
+        Completion { code: None, text: format!("{name} completed") }
+    }
+
+    pub fn with_code(code: Code, text: impl Into<String>) -> Self {
+        Completion { code: Some(code), text: text.into() }
+    }
+}
+
+/// A failed command: the tagged NO or BAD, or a broken output stream.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    /// `tag NO [code] text`: the command was valid but could not be done.
+    #[error("NO {text}")]
+    No { code: Option<Code>, text: String },
+    /// `tag BAD text`: the command was not valid here.
+    #[error("BAD {text}")]
+    Bad { text: String },
+    /// Writing to the client failed: the session must end.
+    #[error("output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl CommandError {
+    pub fn no(text: impl Into<String>) -> Self {
+        CommandError::No { code: None, text: text.into() }
+    }
+
+    pub fn no_code(code: Code, text: impl Into<String>) -> Self {
+        CommandError::No { code: Some(code), text: text.into() }
+    }
+
+    pub fn bad(text: impl Into<String>) -> Self {
+        CommandError::Bad { text: text.into() }
+    }
+}
+
+/// The one place a store error becomes a client answer. The detail (path,
+/// errno) is logged here; the client gets a short reason.
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        log::warn!("mailbox error: {e}");
+        match e {
+            StoreError::Missing { .. } => CommandError::no_code(Code::Nonexistent, "No such mailbox"),
+            StoreError::Locked { .. } => {
+                CommandError::no_code(Code::InUse, "Mailbox is locked by another program, try again later")
+            }
+            StoreError::NotMailbox { .. } => {
+                CommandError::no_code(Code::Cannot, "Not a mailbox in a format this server reads")
+            }
+            StoreError::Io { .. } => CommandError::no_code(Code::ServerBug, "Mailbox could not be read"),
+        }
+    }
+}
+
+/// Result of a handler.
+pub type CommandResult = Result<Completion, CommandError>;

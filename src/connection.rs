@@ -1,0 +1,1 @@
+//! Read/flush loop. STUB.

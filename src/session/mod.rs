@@ -1,0 +1,2 @@
+//! The protocol core (sans I/O). STUB.
+pub mod framer;
