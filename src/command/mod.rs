@@ -5,15 +5,32 @@
 //! completion. Which commands are allowed in which state was decided before a
 //! handler runs (session/state.rs), so handlers never check again.
 
+pub mod any;
 pub mod fetch;
+pub mod mailbox;
 pub mod search;
 
 use std::io;
+use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::mailstore::{Mailbox, StoreError};
+use crate::mailstore::{LockSettings, Mailbox, StoreError};
 use crate::response::Code;
+
+/// What the handlers need to know about the user and the server.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The user being served (login name).
+    pub user: String,
+    /// Host name for greetings and BYE texts.
+    pub host: String,
+    /// The INBOX file (normally `/var/mail/USER`).
+    pub inbox: PathBuf,
+    /// The directory that holds the user's other mailboxes (normally `~/mail`).
+    pub mail_dir: PathBuf,
+    pub locking: LockSettings,
+}
 
 /// The state of a selected mailbox in this session.
 pub struct Selected {

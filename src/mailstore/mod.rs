@@ -161,4 +161,30 @@ impl Mailbox {
     pub fn access(&self) -> Access {
         todo!()
     }
+
+    /// An empty mailbox for a file that does not exist (a spool INBOX before
+    /// the first delivery).
+    pub fn empty(path: &Path) -> Mailbox {
+        Mailbox { path: path.to_owned() }
+    }
+
+    /// Bytes of the file that the index covers.
+    pub fn size(&self) -> u64 {
+        todo!()
+    }
+
+    /// Whether message 1 of the file is UW's hidden pseudo-message.
+    pub fn pseudo_message(&self) -> bool {
+        todo!()
+    }
+
+    /// The first message without \Seen (0-based).
+    pub fn first_unseen(&self) -> Option<usize> {
+        todo!()
+    }
+
+    /// Messages with \Recent in this session.
+    pub fn recent_count(&self) -> usize {
+        todo!()
+    }
 }
