@@ -92,7 +92,12 @@ impl Default for Config {
 
 impl Config {
     pub fn lock_settings(&self) -> LockSettings {
-        LockSettings { dotlock: self.dotlock, fcntl: self.fcntl, flock: self.flock, timeout: self.lock_timeout }
+        LockSettings {
+            dotlock: self.dotlock,
+            fcntl: self.fcntl,
+            flock: self.flock,
+            timeout: self.lock_timeout,
+        }
     }
 }
 
@@ -105,7 +110,11 @@ pub enum ConfigError {
     #[error("option {option}: {reason}")]
     BadValue { option: String, reason: String },
     #[error("{file} line {line}: {reason}")]
-    File { file: String, line: usize, reason: String },
+    File {
+        file: String,
+        line: usize,
+        reason: String,
+    },
 }
 
 /// Parses argv (without the program name). Command-line options override the
@@ -122,7 +131,9 @@ pub fn parse(
     while let Some(arg) = args.next() {
         let arg = arg.to_string_lossy().into_owned();
         let mut value = |name: &str| {
-            args.next().map(PathBuf::from).ok_or_else(|| ConfigError::MissingValue(name.to_owned()))
+            args.next()
+                .map(PathBuf::from)
+                .ok_or_else(|| ConfigError::MissingValue(name.to_owned()))
         };
         match arg.as_str() {
             "--help" | "-h" => return Ok(Action::Help),
@@ -134,19 +145,31 @@ pub fn parse(
             "--config" => config.config_file = Some(value("--config")?),
             "--log" => {
                 let v = value("--log")?;
-                log = Some(parse_log(&v.to_string_lossy()).ok_or_else(|| ConfigError::BadValue {
-                    option: "--log".into(),
-                    reason: "expected syslog or stderr".into(),
-                })?);
+                log =
+                    Some(
+                        parse_log(&v.to_string_lossy()).ok_or_else(|| ConfigError::BadValue {
+                            option: "--log".into(),
+                            reason: "expected syslog or stderr".into(),
+                        })?,
+                    );
             }
             other => return Err(ConfigError::UnknownOption(other.to_owned())),
         }
     }
-    let file = config.config_file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+    let file = config
+        .config_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
     match read_file(&file) {
         Some(Ok(text)) => apply_file(&mut config, &file.to_string_lossy(), &text)?,
-        Some(Err(e)) if config.config_file.is_some() || e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(ConfigError::File { file: file.to_string_lossy().into(), line: 0, reason: e.to_string() });
+        Some(Err(e))
+            if config.config_file.is_some() || e.kind() != std::io::ErrorKind::NotFound =>
+        {
+            return Err(ConfigError::File {
+                file: file.to_string_lossy().into(),
+                line: 0,
+                reason: e.to_string(),
+            });
         }
         _ => {}
     }
@@ -156,7 +179,11 @@ pub fn parse(
     if let Some(l) = log {
         config.log = l;
     }
-    Ok(if demo { Action::Demo(config) } else { Action::Serve(config) })
+    Ok(if demo {
+        Action::Demo(config)
+    } else {
+        Action::Serve(config)
+    })
 }
 
 fn parse_log(v: &str) -> Option<LogTarget> {
@@ -172,7 +199,11 @@ fn parse_log(v: &str) -> Option<LogTarget> {
 fn apply_file(config: &mut Config, file: &str, text: &str) -> Result<(), ConfigError> {
     let mut staged = config.clone();
     for (i, raw) in text.lines().enumerate() {
-        let err = |reason: String| ConfigError::File { file: file.to_owned(), line: i + 1, reason };
+        let err = |reason: String| ConfigError::File {
+            file: file.to_owned(),
+            line: i + 1,
+            reason,
+        };
         let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
@@ -191,14 +222,19 @@ fn apply_file(config: &mut Config, file: &str, text: &str) -> Result<(), ConfigE
             "spool_dir" => return Err(err("spool_dir must be an absolute path".into())),
             "mail_dir" if !value.is_empty() => staged.mail_dir = value.into(),
             "log" => {
-                staged.log = parse_log(value).ok_or_else(|| err(format!("log: expected syslog or stderr, got {value:?}")))?
+                staged.log = parse_log(value)
+                    .ok_or_else(|| err(format!("log: expected syslog or stderr, got {value:?}")))?
             }
             "lock_timeout" => {
                 let secs: u64 = value
                     .parse()
                     .ok()
                     .filter(|s| (1..=3600).contains(s))
-                    .ok_or_else(|| err(format!("lock_timeout: expected seconds 1..3600, got {value:?}")))?;
+                    .ok_or_else(|| {
+                        err(format!(
+                            "lock_timeout: expected seconds 1..3600, got {value:?}"
+                        ))
+                    })?;
                 staged.lock_timeout = Duration::from_secs(secs);
             }
             "dotlock" => staged.dotlock = boolean(value)?,
@@ -225,40 +261,72 @@ mod tests {
 
     #[test]
     fn options() {
-        let Action::Serve(c) = parse(args(&["--preauth", "--inbox", "/tmp/x", "--log", "stderr"]), no_file).unwrap()
-        else {
+        let Action::Serve(c) = parse(
+            args(&["--preauth", "--inbox", "/tmp/x", "--log", "stderr"]),
+            no_file,
+        )
+        .unwrap() else {
             panic!()
         };
         assert!(c.preauth);
         assert_eq!(c.inbox, Some(PathBuf::from("/tmp/x")));
         assert_eq!(c.log, LogTarget::Stderr);
         assert_eq!(parse(args(&["--help"]), no_file), Ok(Action::Help));
-        assert!(matches!(parse(args(&["--demo"]), no_file), Ok(Action::Demo(_))));
-        assert_eq!(parse(args(&["--bogus"]), no_file), Err(ConfigError::UnknownOption("--bogus".into())));
-        assert_eq!(parse(args(&["--inbox"]), no_file), Err(ConfigError::MissingValue("--inbox".into())));
+        assert!(matches!(
+            parse(args(&["--demo"]), no_file),
+            Ok(Action::Demo(_))
+        ));
+        assert_eq!(
+            parse(args(&["--bogus"]), no_file),
+            Err(ConfigError::UnknownOption("--bogus".into()))
+        );
+        assert_eq!(
+            parse(args(&["--inbox"]), no_file),
+            Err(ConfigError::MissingValue("--inbox".into()))
+        );
         assert!(parse(args(&["--log", "file"]), no_file).is_err());
     }
 
     #[test]
     fn config_file_keys_and_errors_name_the_line() {
         let read = |text: &'static str| move |_: &std::path::Path| Some(Ok(text.to_owned()));
-        let ok = parse(args(&["--config", "f"]), read("# c\nspool_dir = /srv/mail\nlock_timeout = 5\nflock = no\n"));
-        let Ok(Action::Serve(c)) = ok else { panic!("{ok:?}") };
+        let ok = parse(
+            args(&["--config", "f"]),
+            read("# c\nspool_dir = /srv/mail\nlock_timeout = 5\nflock = no\n"),
+        );
+        let Ok(Action::Serve(c)) = ok else {
+            panic!("{ok:?}")
+        };
         assert_eq!(c.spool_dir, PathBuf::from("/srv/mail"));
         assert_eq!(c.lock_timeout, Duration::from_secs(5));
         assert!(!c.flock);
-        let bad = parse(args(&["--config", "f"]), read("spool_dir = /x\nbogus = 1\n"));
-        assert!(matches!(bad, Err(ConfigError::File { line: 2, .. })), "{bad:?}");
+        let bad = parse(
+            args(&["--config", "f"]),
+            read("spool_dir = /x\nbogus = 1\n"),
+        );
+        assert!(
+            matches!(bad, Err(ConfigError::File { line: 2, .. })),
+            "{bad:?}"
+        );
         let bad = parse(args(&["--config", "f"]), read("flock = maybe\n"));
-        assert!(matches!(bad, Err(ConfigError::File { line: 1, .. })), "{bad:?}");
+        assert!(
+            matches!(bad, Err(ConfigError::File { line: 1, .. })),
+            "{bad:?}"
+        );
         let bad = parse(args(&["--config", "f"]), read("just words\n"));
-        assert!(matches!(bad, Err(ConfigError::File { line: 1, .. })), "{bad:?}");
+        assert!(
+            matches!(bad, Err(ConfigError::File { line: 1, .. })),
+            "{bad:?}"
+        );
     }
 
     #[test]
     fn command_line_overrides_file() {
         let read = |_: &std::path::Path| Some(Ok("mail_dir = Mail\nlog = stderr\n".to_owned()));
-        let Ok(Action::Serve(c)) = parse(args(&["--mail-dir", "/m", "--log", "syslog"]), read) else { panic!() };
+        let Ok(Action::Serve(c)) = parse(args(&["--mail-dir", "/m", "--log", "syslog"]), read)
+        else {
+            panic!()
+        };
         assert_eq!(c.mail_dir, PathBuf::from("/m"));
         assert_eq!(c.log, LogTarget::Syslog);
     }

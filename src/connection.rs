@@ -15,7 +15,11 @@ use crate::session::{Flow, Session};
 const READ_CHUNK_OCTETS: usize = 16 * 1024;
 
 /// Greets, then serves commands until LOGOUT or end of input.
-pub fn serve<R: Read, W: Write>(session: &mut Session, mut input: R, out: &mut ResponseWriter<W>) -> io::Result<()> {
+pub fn serve<R: Read, W: Write>(
+    session: &mut Session,
+    mut input: R,
+    out: &mut ResponseWriter<W>,
+) -> io::Result<()> {
     session.greeting(out)?;
     let mut buf = vec![0u8; READ_CHUNK_OCTETS];
     loop {

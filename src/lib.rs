@@ -10,6 +10,7 @@
 //! - [`response`]: typed responses → wire bytes; LF→CRLF streaming.
 //! - [`mailstore`]: the only module that opens, maps or locks a mail file.
 //! - [`mime`]: MIME structure, envelope and text decoding of stored messages (pure).
+//! - [`names`]: mailbox names: modified UTF-7, LIST patterns.
 //! - [`connection`]: the read/flush loop between a `Session` and a byte stream.
 
 #![deny(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod config;
 pub mod connection;
 pub mod mailstore;
 pub mod mime;
+pub mod names;
 pub mod parser;
 pub mod response;
 pub mod session;

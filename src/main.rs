@@ -51,14 +51,21 @@ fn refuse_to_start(why: &str) -> ExitCode {
     install_logger(LogTarget::Syslog);
     log::error!("not starting: {why}");
     let mut out = io::stdout();
-    let _ = write!(out, "* BYE mbox-imapd configuration error, see the system log\r\n");
+    let _ = write!(
+        out,
+        "* BYE mbox-imapd configuration error, see the system log\r\n"
+    );
     let _ = out.flush();
     ExitCode::from(78) // EX_CONFIG
 }
 
 fn serve(config: &Config) -> ExitCode {
     let uid = nix::unistd::getuid();
-    let start = if config.preauth || !uid.is_root() { Start::Preauth } else { Start::Login };
+    let start = if config.preauth || !uid.is_root() {
+        Start::Preauth
+    } else {
+        Start::Login
+    };
     let context = match start {
         Start::Preauth => match user_context(config) {
             Ok(c) => c,
@@ -83,11 +90,19 @@ fn run(context: Context, start: Start) -> ExitCode {
     let mut out = ResponseWriter::new(io::stdout().lock());
     let result = connection::serve(&mut session, stdin, &mut out);
     let stats = session.stats();
-    log::info!("session end commands={} bytes_in={} bytes_out={}", stats.commands, stats.bytes_in, out.bytes_written());
+    log::info!(
+        "session end commands={} bytes_in={} bytes_out={}",
+        stats.commands,
+        stats.bytes_in,
+        out.bytes_written()
+    );
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The client hung up in the middle of a response: not our failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe || e.kind() == io::ErrorKind::ConnectionReset => {
+        Err(e)
+            if e.kind() == io::ErrorKind::BrokenPipe
+                || e.kind() == io::ErrorKind::ConnectionReset =>
+        {
             log::info!("client went away: {e}");
             ExitCode::SUCCESS
         }
@@ -105,11 +120,19 @@ fn user_context(config: &Config) -> Result<Context, String> {
     let user = nix::unistd::User::from_uid(uid)
         .map_err(|e| format!("looking up uid {uid}: {e}"))?
         .ok_or_else(|| format!("uid {uid} has no passwd entry"))?;
-    let home = if user.dir.as_os_str().is_empty() { PathBuf::from("/") } else { user.dir.clone() };
+    let home = if user.dir.as_os_str().is_empty() {
+        PathBuf::from("/")
+    } else {
+        user.dir.clone()
+    };
     let inbox = config
         .inbox
         .clone()
-        .or_else(|| std::env::var_os("MAIL").filter(|m| !m.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("MAIL")
+                .filter(|m| !m.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| config.spool_dir.join(&user.name));
     Ok(Context {
         user: user.name,
@@ -121,16 +144,26 @@ fn user_context(config: &Config) -> Result<Context, String> {
 }
 
 fn host_name() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// `--demo`: copy the embedded mailbox into a fresh temp dir and serve it here.
 fn demo(config: Config) -> ExitCode {
-    install_logger(if config.log == LogTarget::Stderr { LogTarget::Stderr } else { LogTarget::Syslog });
+    install_logger(if config.log == LogTarget::Stderr {
+        LogTarget::Stderr
+    } else {
+        LogTarget::Syslog
+    });
     let dir = std::env::temp_dir().join(format!(
         "mbox-imapd-demo-{}-{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     ));
     let mail_dir = dir.join("mail");
     let inbox = dir.join("INBOX");
@@ -139,7 +172,10 @@ fn demo(config: Config) -> ExitCode {
         eprintln!("mbox-imapd --demo: cannot create {}: {e}", dir.display());
         return ExitCode::FAILURE;
     }
-    eprintln!("mbox-imapd demo: serving a copy of a 30-message mailbox from {}", dir.display());
+    eprintln!(
+        "mbox-imapd demo: serving a copy of a 30-message mailbox from {}",
+        dir.display()
+    );
     eprintln!("type IMAP commands, for example:");
     eprintln!("  a SELECT INBOX");
     eprintln!("  b FETCH 1:5 (FLAGS ENVELOPE)");
@@ -151,7 +187,13 @@ fn demo(config: Config) -> ExitCode {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| "demo".into());
-    let context = Context { user, host: host_name(), inbox, mail_dir, locking: config.lock_settings() };
+    let context = Context {
+        user,
+        host: host_name(),
+        inbox,
+        mail_dir,
+        locking: config.lock_settings(),
+    };
     run(context, Start::Preauth)
 }
 
@@ -159,7 +201,8 @@ fn install_logger(target: LogTarget) {
     let level = log::LevelFilter::Info;
     match target {
         LogTarget::Stderr => {
-            let _ = log::set_boxed_logger(Box::new(StderrLogger)).map(|()| log::set_max_level(log::LevelFilter::Debug));
+            let _ = log::set_boxed_logger(Box::new(StderrLogger))
+                .map(|()| log::set_max_level(log::LevelFilter::Debug));
         }
         LogTarget::Syslog => {
             let formatter = syslog::Formatter3164 {
@@ -186,7 +229,13 @@ impl log::Log for StderrLogger {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        let _ = writeln!(io::stderr(), "mbox-imapd[{}]: {}: {}", std::process::id(), record.level(), record.args());
+        let _ = writeln!(
+            io::stderr(),
+            "mbox-imapd[{}]: {}: {}",
+            std::process::id(),
+            record.level(),
+            record.args()
+        );
     }
     fn flush(&self) {}
 }

@@ -12,23 +12,37 @@ const ID_FIELD_OCTETS: usize = 1024;
 const ID_MAX_PAIRS: usize = 30;
 
 /// `ID`: logs what the client says it is, and says what we are.
-pub fn id<W: Write>(params: Option<&[(String, Option<String>)]>, out: &mut ResponseWriter<W>) -> CommandResult {
+pub fn id<W: Write>(
+    params: Option<&[(String, Option<String>)]>,
+    out: &mut ResponseWriter<W>,
+) -> CommandResult {
     if let Some(params) = params {
         if params.len() > ID_MAX_PAIRS {
             return Err(super::CommandError::bad("Too many ID fields"));
         }
         let shown: Vec<String> = params
             .iter()
-            .filter(|(k, v)| k.len() <= ID_FIELD_OCTETS && v.as_ref().is_none_or(|v| v.len() <= ID_FIELD_OCTETS))
-            .map(|(k, v)| format!("{}={:?}", k.to_ascii_lowercase(), v.as_deref().unwrap_or("NIL")))
+            .filter(|(k, v)| {
+                k.len() <= ID_FIELD_OCTETS && v.as_ref().is_none_or(|v| v.len() <= ID_FIELD_OCTETS)
+            })
+            .map(|(k, v)| {
+                format!(
+                    "{}={:?}",
+                    k.to_ascii_lowercase(),
+                    v.as_deref().unwrap_or("NIL")
+                )
+            })
             .collect();
         log::info!("client id {}", shown.join(" "));
     }
     out.raw(b"* ID (")?;
-    for (i, (k, v)) in
-        [("name", "mbox-imapd"), ("version", env!("CARGO_PKG_VERSION")), ("vendor", "mbox-imapd project")]
-            .iter()
-            .enumerate()
+    for (i, (k, v)) in [
+        ("name", "mbox-imapd"),
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("vendor", "mbox-imapd project"),
+    ]
+    .iter()
+    .enumerate()
     {
         if i > 0 {
             out.sp()?;
@@ -60,7 +74,10 @@ mod tests {
         let mut w = ResponseWriter::new(Vec::new());
         id(Some(&[("name".into(), Some("mutt".into()))]), &mut w).unwrap();
         let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
-        assert!(out.starts_with("* ID (\"name\" \"mbox-imapd\" \"version\" \""), "{out}");
+        assert!(
+            out.starts_with("* ID (\"name\" \"mbox-imapd\" \"version\" \""),
+            "{out}"
+        );
         assert!(out.ends_with(")\r\n"));
     }
 

@@ -34,11 +34,21 @@ pub struct Resolved {
 /// Maps a client mailbox name to a path, refusing names that could escape.
 pub fn resolve(ctx: &Context, name: &[u8]) -> Result<Resolved, CommandError> {
     if name.eq_ignore_ascii_case(b"INBOX") {
-        return Ok(Resolved { name: "INBOX".into(), path: ctx.inbox.clone(), is_inbox: true });
+        return Ok(Resolved {
+            name: "INBOX".into(),
+            path: ctx.inbox.clone(),
+            is_inbox: true,
+        });
     }
     let refuse = |why: &str| {
-        log::warn!("refused mailbox name {:?}: {why}", String::from_utf8_lossy(name));
-        Err(CommandError::no_code(Code::Cannot, format!("Invalid mailbox name: {why}")))
+        log::warn!(
+            "refused mailbox name {:?}: {why}",
+            String::from_utf8_lossy(name)
+        );
+        Err(CommandError::no_code(
+            Code::Cannot,
+            format!("Invalid mailbox name: {why}"),
+        ))
     };
     let Ok(text) = std::str::from_utf8(name) else {
         return refuse("not 7-bit (use modified UTF-7)");
@@ -52,10 +62,17 @@ pub fn resolve(ctx: &Context, name: &[u8]) -> Result<Resolved, CommandError> {
     if text.starts_with('/') || text.starts_with('~') || text.starts_with('#') {
         return refuse("outside your mail directory");
     }
-    if text.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if text
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return refuse("empty, . or .. component");
     }
-    Ok(Resolved { name: text.to_owned(), path: ctx.mail_dir.join(text), is_inbox: false })
+    Ok(Resolved {
+        name: text.to_owned(),
+        path: ctx.mail_dir.join(text),
+        is_inbox: false,
+    })
 }
 
 /// Opens the mailbox and writes the SELECT/EXAMINE untagged responses, in the
@@ -81,9 +98,20 @@ pub fn select<W: Write>(
 
     out.untagged(&format!("{} EXISTS", mailbox.len()))?;
     out.untagged(&format!("{} RECENT", mailbox.recent_count()))?;
-    out.untagged_status(Status::Ok, Some(&Code::UidValidity(mailbox.uid_validity().get())), "UIDs valid")?;
-    out.untagged_status(Status::Ok, Some(&Code::UidNext(mailbox.uid_next().get())), "Predicted next UID")?;
-    let mut flags: Vec<String> = SystemFlags::ALL.iter().map(|(_, f)| f.as_wire().into_owned()).collect();
+    out.untagged_status(
+        Status::Ok,
+        Some(&Code::UidValidity(mailbox.uid_validity().get())),
+        "UIDs valid",
+    )?;
+    out.untagged_status(
+        Status::Ok,
+        Some(&Code::UidNext(mailbox.uid_next().get())),
+        "Predicted next UID",
+    )?;
+    let mut flags: Vec<String> = SystemFlags::ALL
+        .iter()
+        .map(|(_, f)| f.as_wire().into_owned())
+        .collect();
     flags.extend(mailbox.keywords().iter().cloned());
     out.untagged(&format!("FLAGS ({})", flags.join(" ")))?;
     let permanent = if read_only {
@@ -93,15 +121,35 @@ pub fn select<W: Write>(
         p.push("\\*".into());
         p
     };
-    let text = if read_only { "No permanent flags permitted" } else { "Flags permitted" };
+    let text = if read_only {
+        "No permanent flags permitted"
+    } else {
+        "Flags permitted"
+    };
     out.untagged_status(Status::Ok, Some(&Code::PermanentFlags(permanent)), text)?;
     if let Some(first) = mailbox.first_unseen() {
-        out.untagged_status(Status::Ok, Some(&Code::Unseen(first as u32 + 1)), "First unseen message")?;
+        out.untagged_status(
+            Status::Ok,
+            Some(&Code::Unseen(first as u32 + 1)),
+            "First unseen message",
+        )?;
     }
-    let (code, verb) = if read_only { (Code::ReadOnly, "EXAMINE") } else { (Code::ReadWrite, "SELECT") };
+    let (code, verb) = if read_only {
+        (Code::ReadOnly, "EXAMINE")
+    } else {
+        (Code::ReadWrite, "SELECT")
+    };
     let verb = if mode == Mode::Select { "SELECT" } else { verb };
-    let selected = Selected { name: target.name, mailbox, read_only, cache: Default::default() };
-    Ok((selected, Completion::with_code(code, format!("{verb} completed"))))
+    let selected = Selected {
+        name: target.name,
+        mailbox,
+        read_only,
+        cache: Default::default(),
+    };
+    Ok((
+        selected,
+        Completion::with_code(code, format!("{verb} completed")),
+    ))
 }
 
 #[cfg(test)]
@@ -127,8 +175,20 @@ mod tests {
 
     #[test]
     fn names_stay_inside_the_mail_dir() {
-        assert_eq!(resolve(&ctx(), b"Work/2024").unwrap().path, PathBuf::from("/home/u/mail/Work/2024"));
-        for bad in [&b"../etc/passwd"[..], b"/etc/passwd", b"~root/x", b"a/../../b", b"a\0b", b"", b"a//b", b"x\n"] {
+        assert_eq!(
+            resolve(&ctx(), b"Work/2024").unwrap().path,
+            PathBuf::from("/home/u/mail/Work/2024")
+        );
+        for bad in [
+            &b"../etc/passwd"[..],
+            b"/etc/passwd",
+            b"~root/x",
+            b"a/../../b",
+            b"a\0b",
+            b"",
+            b"a//b",
+            b"x\n",
+        ] {
             assert!(resolve(&ctx(), bad).is_err(), "{bad:?}");
         }
     }

@@ -41,8 +41,11 @@ impl Limits {
         max_command: 64 * 1024 * 1024 + 1024 * 1024,
     };
     /// Before login nothing legitimate is large (LOGIN, AUTHENTICATE, CAPABILITY).
-    pub const NOT_AUTHENTICATED: Limits =
-        Limits { max_line: 8 * 1024, max_literal: 8 * 1024, max_command: 16 * 1024 };
+    pub const NOT_AUTHENTICATED: Limits = Limits {
+        max_line: 8 * 1024,
+        max_literal: 8 * 1024,
+        max_command: 16 * 1024,
+    };
 }
 
 /// What the framer produced.
@@ -53,7 +56,10 @@ pub enum Frame {
     /// A synchronizing literal was announced and accepted: send `+ ` and flush.
     ContinuationRequest,
     /// The command was refused; answer BAD (tagged when a tag could be read).
-    Rejected { tag: Option<String>, error: FrameError },
+    Rejected {
+        tag: Option<String>,
+        error: FrameError,
+    },
 }
 
 /// Why a command was refused by the framer.
@@ -95,7 +101,13 @@ pub struct Framer {
 
 impl Framer {
     pub fn new(limits: Limits) -> Self {
-        Framer { limits, input: VecDeque::new(), command: Vec::new(), line_start: 0, mode: Mode::Line }
+        Framer {
+            limits,
+            input: VecDeque::new(),
+            command: Vec::new(),
+            line_start: 0,
+            mode: Mode::Line,
+        }
     }
 
     /// Changes the limits (e.g. after login); applies from the next line.
@@ -139,16 +151,19 @@ impl Framer {
                     }
                     self.input.drain(..n);
                     let remaining = remaining - n as u64;
-                    self.mode = if remaining > 0 { Mode::DiscardLiteral { remaining } } else { Mode::DiscardLine };
+                    self.mode = if remaining > 0 {
+                        Mode::DiscardLiteral { remaining }
+                    } else {
+                        Mode::DiscardLine
+                    };
                     if remaining > 0 {
                         return None;
                     }
                 }
                 Mode::DiscardLine => {
                     let (slice, _) = self.input.as_slices();
-                    let lf = memchr(b'\n', slice).or_else(|| {
-                        self.input.iter().position(|&b| b == b'\n')
-                    });
+                    let lf = memchr(b'\n', slice)
+                        .or_else(|| self.input.iter().position(|&b| b == b'\n'));
                     let Some(lf) = lf else {
                         // Keep only a short tail: enough to see a literal announcement.
                         let keep = 32.min(self.input.len());
@@ -165,7 +180,9 @@ impl Framer {
                     match literal_announcement(&line) {
                         // A refused command's further sync literal will not be sent
                         // (we never answer `+`); a non-sync one will be.
-                        Some((n, Sync::NonSynchronizing)) => self.mode = Mode::DiscardLiteral { remaining: n },
+                        Some((n, Sync::NonSynchronizing)) => {
+                            self.mode = Mode::DiscardLiteral { remaining: n }
+                        }
                         _ => self.reset(),
                     }
                 }
@@ -182,7 +199,10 @@ impl Framer {
                         self.command.extend(self.input.drain(..=lf));
                         let tag = self.tag();
                         self.reset();
-                        return Some(Frame::Rejected { tag, error: FrameError::LineTooLong });
+                        return Some(Frame::Rejected {
+                            tag,
+                            error: FrameError::LineTooLong,
+                        });
                     }
                     self.command.extend(self.input.drain(..=lf));
                     let line = self.command.get(self.line_start..).unwrap_or(&[]);
@@ -282,10 +302,14 @@ fn literal_announcement(line: &[u8]) -> Option<(u64, Sync)> {
 
 /// The first word of a command if it is a valid tag (RFC 3501 `tag`).
 fn tag_of(bytes: &[u8]) -> Option<String> {
-    let end = bytes.iter().position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;
+    let end = bytes
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;
     let tag = bytes.get(..end)?;
     let valid = !tag.is_empty()
-        && tag.iter().all(|&b| crate::response::writer::is_astring_char(b) && b != b'+');
+        && tag
+            .iter()
+            .all(|&b| crate::response::writer::is_astring_char(b) && b != b'+');
     valid.then(|| String::from_utf8_lossy(tag).into_owned())
 }
 
@@ -321,7 +345,11 @@ mod tests {
         assert_eq!(frames(Limits::AUTHENTICATED, &[input]), expected);
         for split in 0..input.len() {
             let (x, y) = input.split_at(split);
-            assert_eq!(frames(Limits::AUTHENTICATED, &[x, y]), expected, "split at {split}");
+            assert_eq!(
+                frames(Limits::AUTHENTICATED, &[x, y]),
+                expected,
+                "split at {split}"
+            );
         }
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
         assert_eq!(frames(Limits::AUTHENTICATED, &bytes), expected);
@@ -329,20 +357,33 @@ mod tests {
 
     #[test]
     fn literal_data_is_never_read_as_a_command() {
-        let out = frames(Limits::AUTHENTICATED, &[b"a APPEND x {11+}\r\nb LOGOUT\r\n\r\n"]);
+        let out = frames(
+            Limits::AUTHENTICATED,
+            &[b"a APPEND x {11+}\r\nb LOGOUT\r\n\r\n"],
+        );
         assert_eq!(out, vec![cmd(b"a APPEND x {11+}\r\nb LOGOUT\r\n\r\n")]);
     }
 
     #[test]
     fn overlong_line_refused_with_bounded_memory() {
-        let limits = Limits { max_line: 100, max_literal: 10, max_command: 200 };
+        let limits = Limits {
+            max_line: 100,
+            max_literal: 10,
+            max_command: 200,
+        };
         let mut f = Framer::new(limits);
         f.push(b"t1 NOOP ");
         let mut refused = 0;
         for _ in 0..10_000 {
             f.push(&[b'x'; 100]);
             while let Some(fr) = f.next() {
-                assert_eq!(fr, Frame::Rejected { tag: Some("t1".into()), error: FrameError::LineTooLong });
+                assert_eq!(
+                    fr,
+                    Frame::Rejected {
+                        tag: Some("t1".into()),
+                        error: FrameError::LineTooLong
+                    }
+                );
                 refused += 1;
             }
             assert!(f.buffered() < 400, "buffered {}", f.buffered());
@@ -354,39 +395,74 @@ mod tests {
 
     #[test]
     fn oversized_literals() {
-        let limits = Limits { max_line: 100, max_literal: 10, max_command: 200 };
+        let limits = Limits {
+            max_line: 100,
+            max_literal: 10,
+            max_command: 200,
+        };
         // Synchronizing: refused, no continuation, the next line is a new command.
         let out = frames(limits, &[b"a APPEND x {999}\r\n", b"b NOOP\r\n"]);
-        assert_eq!(out, vec![
-            Frame::Rejected { tag: Some("a".into()), error: FrameError::LiteralTooLarge },
-            cmd(b"b NOOP\r\n"),
-        ]);
+        assert_eq!(
+            out,
+            vec![
+                Frame::Rejected {
+                    tag: Some("a".into()),
+                    error: FrameError::LiteralTooLarge
+                },
+                cmd(b"b NOOP\r\n"),
+            ]
+        );
         // Non-synchronizing: its data is skipped, then the rest of the command.
         let mut data = b"a APPEND x {50+}\r\n".to_vec();
         data.extend([b'z'; 50]);
         data.extend(b" more\r\nb NOOP\r\n");
         let out = frames(limits, &[&data]);
-        assert_eq!(out, vec![
-            Frame::Rejected { tag: Some("a".into()), error: FrameError::LiteralTooLarge },
-            cmd(b"b NOOP\r\n"),
-        ]);
+        assert_eq!(
+            out,
+            vec![
+                Frame::Rejected {
+                    tag: Some("a".into()),
+                    error: FrameError::LiteralTooLarge
+                },
+                cmd(b"b NOOP\r\n"),
+            ]
+        );
     }
 
     #[test]
     fn untagged_garbage_is_refused_without_tag() {
-        let limits = Limits { max_line: 10, max_literal: 10, max_command: 20 };
+        let limits = Limits {
+            max_line: 10,
+            max_literal: 10,
+            max_command: 20,
+        };
         let out = frames(limits, &[b"(((((((((((((((((((\r\nx NOOP\r\n"]);
-        assert_eq!(out, vec![
-            Frame::Rejected { tag: None, error: FrameError::LineTooLong },
-            cmd(b"x NOOP\r\n"),
-        ]);
+        assert_eq!(
+            out,
+            vec![
+                Frame::Rejected {
+                    tag: None,
+                    error: FrameError::LineTooLong
+                },
+                cmd(b"x NOOP\r\n"),
+            ]
+        );
     }
 
     #[test]
     fn announcement_forms() {
-        assert_eq!(literal_announcement(b"a {5}\r\n"), Some((5, Sync::Synchronizing)));
-        assert_eq!(literal_announcement(b"a {5+}\n"), Some((5, Sync::NonSynchronizing)));
-        assert_eq!(literal_announcement(b"a ~{5-}\r\n"), Some((5, Sync::NonSynchronizing)));
+        assert_eq!(
+            literal_announcement(b"a {5}\r\n"),
+            Some((5, Sync::Synchronizing))
+        );
+        assert_eq!(
+            literal_announcement(b"a {5+}\n"),
+            Some((5, Sync::NonSynchronizing))
+        );
+        assert_eq!(
+            literal_announcement(b"a ~{5-}\r\n"),
+            Some((5, Sync::NonSynchronizing))
+        );
         assert_eq!(literal_announcement(b"a {}\r\n"), None);
         assert_eq!(literal_announcement(b"a {x}\r\n"), None);
         assert_eq!(literal_announcement(b"a {99999999999999999999}\r\n"), None);

@@ -58,7 +58,13 @@ impl Session {
             Start::Login => (State::NotAuthenticated, Limits::NOT_AUTHENTICATED),
             Start::Preauth => (State::Authenticated, Limits::AUTHENTICATED),
         };
-        Session { context, start, state, framer: Framer::new(limits), stats: Stats::default() }
+        Session {
+            context,
+            start,
+            state,
+            framer: Framer::new(limits),
+            stats: Stats::default(),
+        }
     }
 
     pub fn stats(&self) -> &Stats {
@@ -70,18 +76,27 @@ impl Session {
         let caps = Code::Capability(self.capabilities());
         let host = &self.context.host;
         match self.start {
-            Start::Login => out.untagged_status(Status::Ok, Some(&caps), &format!("{host} mbox-imapd ready")),
+            Start::Login => {
+                out.untagged_status(Status::Ok, Some(&caps), &format!("{host} mbox-imapd ready"))
+            }
             Start::Preauth => out.untagged_status(
                 Status::Preauth,
                 Some(&caps),
-                &format!("Pre-authenticated user {} {host} mbox-imapd ready", self.context.user),
+                &format!(
+                    "Pre-authenticated user {} {host} mbox-imapd ready",
+                    self.context.user
+                ),
             ),
         }?;
         out.flush()
     }
 
     /// Feeds received bytes; runs every command they complete.
-    pub fn receive<W: Write>(&mut self, bytes: &[u8], out: &mut ResponseWriter<W>) -> io::Result<Flow> {
+    pub fn receive<W: Write>(
+        &mut self,
+        bytes: &[u8],
+        out: &mut ResponseWriter<W>,
+    ) -> io::Result<Flow> {
         self.stats.bytes_in += bytes.len() as u64;
         self.framer.push(bytes);
         while let Some(frame) = self.framer.next() {
@@ -147,7 +162,9 @@ impl Session {
         let result = self.dispatch(command.body, out);
         match result {
             Ok(done) => out.tagged(&tag, Status::Ok, done.code.as_ref(), &done.text)?,
-            Err(CommandError::No { code, text }) => out.tagged(&tag, Status::No, code.as_ref(), &text)?,
+            Err(CommandError::No { code, text }) => {
+                out.tagged(&tag, Status::No, code.as_ref(), &text)?
+            }
             Err(CommandError::Bad { text }) => out.tagged(&tag, Status::Bad, None, &text)?,
             Err(CommandError::Output(e)) => return Err(e),
         }
@@ -157,7 +174,11 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    fn dispatch<W: Write>(&mut self, body: CommandBody, out: &mut ResponseWriter<W>) -> command::CommandResult {
+    fn dispatch<W: Write>(
+        &mut self,
+        body: CommandBody,
+        out: &mut ResponseWriter<W>,
+    ) -> command::CommandResult {
         use CommandBody as C;
         let ctx = &self.context;
         match body {
@@ -167,7 +188,11 @@ impl Session {
             }
             C::Noop => Ok(command::Completion::done("NOOP")),
             C::Logout => {
-                out.untagged_status(Status::Bye, None, &format!("{} mbox-imapd logging out", ctx.host))?;
+                out.untagged_status(
+                    Status::Bye,
+                    None,
+                    &format!("{} mbox-imapd logging out", ctx.host),
+                )?;
                 self.state = State::Logout;
                 Ok(command::Completion::done("LOGOUT"))
             }
@@ -183,16 +208,28 @@ impl Session {
             C::Close | C::Unselect => {
                 // Nothing is written back yet, so CLOSE expunges nothing (the write
                 // path adds that) and is the same as UNSELECT.
-                let name = if matches!(body, C::Close) { "CLOSE" } else { "UNSELECT" };
+                let name = if matches!(body, C::Close) {
+                    "CLOSE"
+                } else {
+                    "UNSELECT"
+                };
                 self.state = State::Authenticated;
                 Ok(command::Completion::done(name))
             }
             C::Check => Ok(command::Completion::done("CHECK")),
-            C::Fetch { set, items, numbering } => {
+            C::Fetch {
+                set,
+                items,
+                numbering,
+            } => {
                 let sel = self.selected()?;
                 command::fetch::fetch(sel, &set, &items, numbering, out)
             }
-            C::Search { charset, criteria, numbering } => {
+            C::Search {
+                charset,
+                criteria,
+                numbering,
+            } => {
                 let sel = self.selected()?;
                 command::search::search(sel, charset.as_deref(), &criteria, numbering, out)
             }
@@ -264,7 +301,11 @@ mod tests {
             if s.receive(a, &mut out).unwrap() == Flow::Continue {
                 s.receive(b, &mut out).unwrap();
             }
-            assert_eq!(String::from_utf8(out.into_inner().unwrap()).unwrap(), whole, "split at {split}");
+            assert_eq!(
+                String::from_utf8(out.into_inner().unwrap()).unwrap(),
+                whole,
+                "split at {split}"
+            );
         }
         whole
     }
@@ -278,12 +319,17 @@ mod tests {
              mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
-        assert!(out.starts_with("* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT LOGINDISABLED] mailhost"));
+        assert!(out.starts_with(
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT LOGINDISABLED] mailhost"
+        ));
     }
 
     #[test]
     fn login_is_refused_and_state_rules_hold() {
-        let out = talk(Start::Login, b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc LOGOUT\r\nd NOOP\r\n");
+        let out = talk(
+            Start::Login,
+            b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc LOGOUT\r\nd NOOP\r\n",
+        );
         let lines: Vec<&str> = out.lines().skip(1).collect();
         assert!(lines[0].starts_with("a NO [UNAVAILABLE]"), "{out}");
         assert_eq!(lines[1], "b BAD Command not valid before login");
@@ -294,7 +340,10 @@ mod tests {
 
     #[test]
     fn bad_input_gets_bad_and_the_session_goes_on() {
-        let out = talk(Start::Preauth, b"\r\n)))\r\na1 FROB\r\na2 FETCH 1 FLAGS\r\na3 NOOP\r\n");
+        let out = talk(
+            Start::Preauth,
+            b"\r\n)))\r\na1 FROB\r\na2 FETCH 1 FLAGS\r\na3 NOOP\r\n",
+        );
         let lines: Vec<&str> = out.lines().skip(1).collect();
         assert!(lines[0].starts_with("* BAD"), "{out}");
         assert!(lines[1].starts_with("* BAD"), "{out}");
@@ -305,9 +354,15 @@ mod tests {
 
     #[test]
     fn nonexistent_inbox_selects_empty_and_other_names_do_not() {
-        let out = talk(Start::Preauth, b"a SELECT INBOX\r\nb SELECT Nope\r\nc FETCH 1 FLAGS\r\n");
+        let out = talk(
+            Start::Preauth,
+            b"a SELECT INBOX\r\nb SELECT Nope\r\nc FETCH 1 FLAGS\r\n",
+        );
         assert!(out.contains("* 0 EXISTS\r\n"), "{out}");
-        assert!(out.contains("a OK [READ-WRITE] SELECT completed\r\n"), "{out}");
+        assert!(
+            out.contains("a OK [READ-WRITE] SELECT completed\r\n"),
+            "{out}"
+        );
         assert!(out.contains("b NO [NONEXISTENT]"), "{out}");
         // The failed SELECT left the session authenticated, not selected.
         assert!(out.contains("c BAD No mailbox selected"), "{out}");
