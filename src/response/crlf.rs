@@ -75,10 +75,9 @@ impl CrlfWindow {
                 None => (rest, None),
             };
             written += self.emit(run, out)?;
-            match tail_byte {
-                Some(b'\n') => written += self.emit(b"\r\n", out)?,
-                // A CR is squeezed out (counts 0).
-                _ => {}
+            // A CR is squeezed out (counts 0); an LF goes out as CR LF.
+            if tail_byte == Some(b'\n') {
+                written += self.emit(b"\r\n", out)?;
             }
             let consumed = run.len() + usize::from(tail_byte.is_some());
             rest = &rest[consumed..];
