@@ -109,20 +109,24 @@ impl TextNeedle {
 /// boundaries is still found and memory stays bounded.
 struct Window<'n> {
     finder: &'n memmem::Finder<'static>,
+    /// Octets of text folded per search: at least the needle's length, so a
+    /// huge needle does not make each step copy more than it searches.
+    chunk: usize,
     buf: Vec<u8>,
 }
 
 impl<'n> Window<'n> {
     fn new(needle: &'n TextNeedle) -> Self {
-        let keep = needle.finder.needle().len();
+        let chunk = SCAN_CHUNK_OCTETS.max(needle.finder.needle().len());
         Window {
             finder: &needle.finder,
-            buf: Vec::with_capacity(SCAN_CHUNK_OCTETS + keep),
+            chunk,
+            buf: Vec::with_capacity(2 * chunk),
         }
     }
 
     fn push_ascii(&mut self, bytes: &[u8]) -> bool {
-        for chunk in bytes.chunks(SCAN_CHUNK_OCTETS) {
+        for chunk in bytes.chunks(self.chunk) {
             if memchr(b'\r', chunk).is_none() {
                 self.buf.extend(chunk.iter().map(u8::to_ascii_lowercase));
             } else {
@@ -143,7 +147,7 @@ impl<'n> Window<'n> {
     fn push_str(&mut self, text: &str) -> bool {
         let mut rest = text;
         while !rest.is_empty() {
-            let mut cut = rest.len().min(SCAN_CHUNK_OCTETS);
+            let mut cut = rest.len().min(self.chunk);
             // Terminates: 0 is always a char boundary.
             while !rest.is_char_boundary(cut) {
                 cut -= 1;
@@ -454,7 +458,9 @@ struct EncodedWord<'a> {
 
 /// Parses `=?charset?encoding?encoded-text?=` at the start of `s`. Encoded text
 /// may not hold whitespace or `?` (RFC 2047 §2), which is what keeps two words
-/// from being read as one. The 75-octet limit is not enforced (lenient).
+/// from being read as one; it also means the text ends at the next `?`, so a
+/// header full of `=?` costs linear time, not quadratic. The 75-octet limit is
+/// not enforced (lenient).
 fn encoded_word(s: &[u8]) -> Option<EncodedWord<'_>> {
     let rest = s.strip_prefix(b"=?")?;
     let charset_len = memchr(b'?', rest)?;
@@ -465,11 +471,12 @@ fn encoded_word(s: &[u8]) -> Option<EncodedWord<'_>> {
     let rest = rest.get(charset_len + 1..)?;
     let encoding = *rest.first()?;
     let rest = rest.get(1..)?.strip_prefix(b"?")?;
-    let text_len = memmem::find(rest, b"?=")?;
+    let text_len = memchr(b'?', rest)?;
     let text = rest.get(..text_len)?;
-    if text
-        .iter()
-        .any(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'?'))
+    if rest.get(text_len + 1) != Some(&b'=')
+        || text
+            .iter()
+            .any(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
     {
         return None;
     }
@@ -750,6 +757,19 @@ mod tests {
         let long = "ab".repeat(SCAN_CHUNK_OCTETS);
         assert!(!TextNeedle::new("aa").matches_str(&long));
         assert!(!TextNeedle::new("aa").matches_ascii_bytes(long.as_bytes()));
+    }
+
+    #[test]
+    fn hostile_sizes() {
+        // Many `=?` without a word: left as-is, in linear time.
+        let junk = "=?a?q?".repeat(50_000);
+        assert_eq!(decode_header_value(junk.as_bytes()), junk);
+        // A needle longer than a scan chunk.
+        let needle = format!("{}y", "x".repeat(SCAN_CHUNK_OCTETS + 7));
+        let hay = format!("{}y", "x".repeat(3 * SCAN_CHUNK_OCTETS));
+        assert!(TextNeedle::new(&needle).matches_str(&hay));
+        assert!(TextNeedle::new(&needle).matches_ascii_bytes(hay.as_bytes()));
+        assert!(!TextNeedle::new(&needle).matches_str(&hay.replace('y', "z")));
     }
 
     #[test]
