@@ -9,6 +9,8 @@
 //! STUB: the structure types below are the interface; the implementation is
 //! being written.
 
+pub mod decode;
+
 use std::ops::Range;
 
 /// How deep multipart / message/rfc822 nesting is followed; deeper parts are
