@@ -1,0 +1,336 @@
+//! The arguments of every command except FETCH and SEARCH (which have their
+//! own files): one function per ABNF rule of RFC 3501 §9 and the extensions.
+//!
+//! Each function receives the input just after the command name and returns
+//! the [`CommandBody`]; the caller checks that the line ends there. The hard
+//! part is APPEND, whose optional arguments are told apart by their first
+//! byte only (`(` flag list, `"` date-time, `{` or `~{` literal), and whose
+//! message is the only literal that may be binary (`~{n}`, RFC 3516).
+
+use std::borrow::Cow;
+
+use nom::bytes::complete::take_while1;
+
+use super::ast::{CommandBody, Secret, StatusItem, StoreMode, StoreResponse};
+use super::core::{
+    PResult, arg, astring, at_argument_end, atom, commit, fail, flag, flag_list, list_mailbox,
+    literal, literal8, mailbox, mismatch, nil, nstring, printable, string, utf8,
+};
+use super::datetime::date_time;
+use super::sequence::sequence_set;
+use crate::types::{Flag, Numbering};
+
+/// RFC 2971 §3.3: "Implementations MUST NOT send more than 30 field-value pairs."
+const MAX_ID_PARAMETERS: usize = 30;
+
+// --- any state and not authenticated (RFC 3501 §6.1, §6.2)
+
+/// `id = "ID" SP id_params_list` (RFC 2971)
+pub(crate) fn id(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, params) = arg(input, "ID parameter list", id_params_list)?;
+    Ok((rest, CommandBody::Id(params)))
+}
+
+/// The field-value pairs of ID, as [`CommandBody::Id`] holds them.
+type IdParams = Vec<(String, Option<String>)>;
+
+/// `id_params_list = "(" #(string SP nstring) ")" / nil`
+fn id_params_list(input: &[u8]) -> PResult<'_, Option<IdParams>> {
+    if let Ok((rest, ())) = nil(input) {
+        return Ok((rest, None));
+    }
+    let Some(mut rest) = input.strip_prefix(b"(") else {
+        return mismatch();
+    };
+    let mut params = Vec::new();
+    if let Some(tail) = rest.strip_prefix(b")") {
+        return Ok((tail, Some(params)));
+    }
+    loop {
+        if params.len() >= MAX_ID_PARAMETERS {
+            return fail(format!("More than {MAX_ID_PARAMETERS} ID parameters"));
+        }
+        let (tail, field) = commit(string(rest), || "Invalid ID field name".into())?;
+        let (tail, value) = arg(tail, "ID field value", nstring)?;
+        let field = utf8(field, "ID field name")?;
+        let value = value.map(|v| utf8(v, "ID field value")).transpose()?;
+        params.push((field, value));
+        match tail {
+            [b' ', t @ ..] => rest = t,
+            [b')', t @ ..] => return Ok((t, Some(params))),
+            _ => return fail("Missing ')' after ID parameters"),
+        }
+    }
+}
+
+/// `enable = "ENABLE" 1*(SP capability)` (RFC 5161)
+/// `capability = ("AUTH=" auth-type) / atom`
+pub(crate) fn enable(input: &[u8]) -> PResult<'_, CommandBody> {
+    let mut capabilities = Vec::new();
+    let mut rest = input;
+    loop {
+        let (tail, capability) = arg(rest, "capability name", atom)?;
+        capabilities.push(utf8(Cow::Borrowed(capability), "Capability")?);
+        rest = tail;
+        if !rest.starts_with(b" ") {
+            return Ok((rest, CommandBody::Enable(capabilities)));
+        }
+    }
+}
+
+/// `login = "LOGIN" SP userid SP password`
+/// `userid = astring`, `password = astring`
+pub(crate) fn login(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, username) = arg(input, "user name", astring)?;
+    let (rest, password) = arg(rest, "password", astring)?;
+    let username = Secret(username.into_owned());
+    let password = Secret(password.into_owned());
+    Ok((rest, CommandBody::Login { username, password }))
+}
+
+/// `authenticate = "AUTHENTICATE" SP auth-type [SP (base64 / "=")]` (RFC 4959)
+/// `auth-type = atom`
+///
+/// The initial response is kept as its base64 text (the handler decodes it the
+/// same way as a continuation line); `=` is the empty response.
+pub(crate) fn authenticate(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mechanism) = arg(input, "authentication mechanism", atom)?;
+    let mechanism = utf8(Cow::Borrowed(mechanism), "Mechanism")?;
+    if at_argument_end(rest) {
+        return Ok((
+            rest,
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response: None,
+            },
+        ));
+    }
+    let (rest, response) = arg(rest, "initial response", base64)?;
+    let initial_response = Some(Secret(response));
+    Ok((
+        rest,
+        CommandBody::Authenticate {
+            mechanism,
+            initial_response,
+        },
+    ))
+}
+
+/// `base64 = *(4base64-char) [base64-terminal]`, or `"="` (empty).
+/// `base64-char = ALPHA / DIGIT / "+" / "/"`
+/// `base64-terminal = (2base64-char "==") / (3base64-char "=")`
+fn base64(input: &[u8]) -> PResult<'_, Vec<u8>> {
+    let (rest, text) =
+        take_while1(|b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))(input)?;
+    if text == b"=" {
+        return Ok((rest, Vec::new()));
+    }
+    let padding = text.iter().rev().take_while(|&&b| b == b'=').count();
+    let body_has_padding = text.iter().rev().skip(padding).any(|&b| b == b'=');
+    if text.len() % 4 != 0 || padding > 2 || body_has_padding {
+        return mismatch();
+    }
+    Ok((rest, text.to_vec()))
+}
+
+// --- authenticated state (RFC 3501 §6.3)
+
+/// `select = "SELECT" SP mailbox`
+///
+/// RFC 4466 select parameters such as `(CONDSTORE)` are not supported: the
+/// caller rejects anything after the mailbox.
+pub(crate) fn select(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    Ok((rest, CommandBody::Select { mailbox }))
+}
+
+/// `examine = "EXAMINE" SP mailbox`
+pub(crate) fn examine(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    Ok((rest, CommandBody::Examine { mailbox }))
+}
+
+/// `create = "CREATE" SP mailbox`
+pub(crate) fn create(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    Ok((rest, CommandBody::Create { mailbox }))
+}
+
+/// `delete = "DELETE" SP mailbox`
+pub(crate) fn delete(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    Ok((rest, CommandBody::Delete { mailbox }))
+}
+
+/// `rename = "RENAME" SP mailbox SP mailbox`
+pub(crate) fn rename(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, from) = arg(input, "mailbox name", mailbox)?;
+    let (rest, to) = arg(rest, "new mailbox name", mailbox)?;
+    Ok((rest, CommandBody::Rename { from, to }))
+}
+
+/// `subscribe = "SUBSCRIBE" SP mailbox`
+pub(crate) fn subscribe(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    Ok((rest, CommandBody::Subscribe { mailbox }))
+}
+
+/// `unsubscribe = "UNSUBSCRIBE" SP mailbox`
+pub(crate) fn unsubscribe(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    Ok((rest, CommandBody::Unsubscribe { mailbox }))
+}
+
+/// `list = "LIST" SP mailbox SP list-mailbox`
+pub(crate) fn list(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, reference) = arg(input, "reference name", mailbox)?;
+    let (rest, pattern) = arg(rest, "mailbox pattern", list_mailbox)?;
+    Ok((rest, CommandBody::List { reference, pattern }))
+}
+
+/// `lsub = "LSUB" SP mailbox SP list-mailbox`
+pub(crate) fn lsub(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, reference) = arg(input, "reference name", mailbox)?;
+    let (rest, pattern) = arg(rest, "mailbox pattern", list_mailbox)?;
+    Ok((rest, CommandBody::Lsub { reference, pattern }))
+}
+
+/// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`
+pub(crate) fn status(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    let (rest, items) = arg(rest, "status items", status_att_list)?;
+    Ok((rest, CommandBody::Status { mailbox, items }))
+}
+
+/// `"(" status-att *(SP status-att) ")"`
+/// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
+/// (and `"SIZE"`, RFC 8438)
+fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
+    let Some(mut rest) = input.strip_prefix(b"(") else {
+        return mismatch();
+    };
+    let mut items = Vec::new();
+    loop {
+        let (tail, word) = commit(atom(rest), || "Invalid status item".into())?;
+        items.push(match word.to_ascii_uppercase().as_slice() {
+            b"MESSAGES" => StatusItem::Messages,
+            b"RECENT" => StatusItem::Recent,
+            b"UIDNEXT" => StatusItem::UidNext,
+            b"UIDVALIDITY" => StatusItem::UidValidity,
+            b"UNSEEN" => StatusItem::Unseen,
+            b"SIZE" => StatusItem::Size,
+            _ => return fail(format!("Unknown status item {}", printable(word))),
+        });
+        match tail {
+            [b' ', t @ ..] => rest = t,
+            [b')', t @ ..] => return Ok((t, items)),
+            _ => return fail("Missing ')' after status items"),
+        }
+    }
+}
+
+/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+/// (RFC 3516: `append-data = literal / literal8`)
+pub(crate) fn append(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (mut rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    let mut flags = Vec::new();
+    if rest.starts_with(b" (") {
+        (rest, flags) = arg(rest, "flag list", flag_list)?;
+    }
+    let mut date = None;
+    if rest.starts_with(b" \"") {
+        let (tail, d) = arg(rest, "date-time", date_time)?;
+        (rest, date) = (tail, Some(d));
+    }
+    let (rest, message) = arg(rest, "message literal", append_data)?;
+    Ok((
+        rest,
+        CommandBody::Append {
+            mailbox,
+            flags,
+            date,
+            message: message.to_vec(),
+        },
+    ))
+}
+
+/// `literal / literal8`
+fn append_data(input: &[u8]) -> PResult<'_, &[u8]> {
+    if input.starts_with(b"~") {
+        literal8(input)
+    } else {
+        literal(input)
+    }
+}
+
+// --- selected state (RFC 3501 §6.4)
+
+/// `store = "STORE" SP sequence-set SP store-att-flags`
+/// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
+pub(crate) fn store(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
+    let (rest, set) = arg(input, "sequence set", sequence_set)?;
+    let (rest, (mode, response)) = arg(rest, "store item", store_item)?;
+    let (rest, flags) = arg(rest, "flags", store_flags)?;
+    Ok((
+        rest,
+        CommandBody::Store {
+            set,
+            mode,
+            response,
+            flags,
+            numbering,
+        },
+    ))
+}
+
+/// `["+" / "-"] "FLAGS" [".SILENT"]`
+fn store_item(input: &[u8]) -> PResult<'_, (StoreMode, StoreResponse)> {
+    let (rest, word) = atom(input)?;
+    let upper = word.to_ascii_uppercase();
+    let (mode, name) = match upper.as_slice() {
+        [b'+', name @ ..] => (StoreMode::Add, name),
+        [b'-', name @ ..] => (StoreMode::Remove, name),
+        name => (StoreMode::Replace, name),
+    };
+    let response = match name {
+        b"FLAGS" => StoreResponse::Answer,
+        b"FLAGS.SILENT" => StoreResponse::Silent,
+        _ => return fail(format!("Unknown store item {}", printable(word))),
+    };
+    Ok((rest, (mode, response)))
+}
+
+/// `flag-list / (flag *(SP flag))`
+fn store_flags(input: &[u8]) -> PResult<'_, Vec<Flag>> {
+    if input.starts_with(b"(") {
+        return flag_list(input);
+    }
+    let (mut rest, first) = flag(input)?;
+    let mut flags = vec![first];
+    while rest.starts_with(b" ") {
+        let (tail, f) = arg(rest, "flag", flag)?;
+        flags.push(f);
+        rest = tail;
+    }
+    Ok((rest, flags))
+}
+
+/// `copy = "COPY" SP sequence-set SP mailbox`
+pub(crate) fn copy(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
+    let (rest, set) = arg(input, "sequence set", sequence_set)?;
+    let (rest, mailbox) = arg(rest, "mailbox name", mailbox)?;
+    Ok((
+        rest,
+        CommandBody::Copy {
+            set,
+            mailbox,
+            numbering,
+        },
+    ))
+}
+
+/// `uid-expunge = "UID" SP "EXPUNGE" SP sequence-set` (RFC 4315)
+pub(crate) fn uid_expunge(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, set) = arg(input, "sequence set", sequence_set)?;
+    Ok((rest, CommandBody::UidExpunge(set)))
+}
