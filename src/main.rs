@@ -198,6 +198,11 @@ fn demo(config: Config) -> ExitCode {
 }
 
 fn install_logger(target: LogTarget) {
+    // A panic message must go to the log, never to stderr: under inetd stderr
+    // is the client's socket. (The session turns the panic into `* BYE`.)
+    if target == LogTarget::Syslog {
+        std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
+    }
     let level = log::LevelFilter::Info;
     match target {
         LogTarget::Stderr => {

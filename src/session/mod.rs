@@ -10,6 +10,7 @@ pub mod framer;
 pub mod state;
 
 use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::command::{self, CommandError, Context};
@@ -159,7 +160,20 @@ impl Session {
             out.tagged(&tag, Status::Bad, None, why)?;
             return Ok(Flow::Continue);
         }
-        let result = self.dispatch(command.body, out);
+        // Last line of defence: a bug in a handler must not leave a half-written
+        // response and a dead process. The stream may be mid-literal, so the only
+        // safe answer is BYE; the panic itself is logged by the hook `main` installs.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(command.body, out)));
+        let Ok(result) = result else {
+            log::error!("internal error in {name} (tag {tag}); ending the session");
+            out.untagged_status(
+                Status::Bye,
+                Some(&Code::ServerBug),
+                "Internal error, please reconnect",
+            )?;
+            self.state = State::Logout;
+            return Ok(Flow::Close);
+        };
         match result {
             Ok(done) => out.tagged(&tag, Status::Ok, done.code.as_ref(), &done.text)?,
             Err(CommandError::No { code, text }) => {
