@@ -19,10 +19,10 @@
 //!   mailstore's visible header, while the MIME tree (parsed once per message
 //!   through [`crate::mime::Cache`]) works on the stored bytes.
 //!
-//! The per-message logic ([`write_message`]) takes a [`MessageView`], its
+//! The per-message logic (`write_message`) takes a [`MessageView`], its
 //! [`MessageEntry`] and the keyword list, so it is tested without a mailbox.
-//! Rendering lives in the submodules: `section` (BODY[section]<partial>,
-//! RFC822.*), `structure` (BODY, BODYSTRUCTURE) and `envelope` (ENVELOPE).
+//! Rendering lives in the submodules: `section` (`BODY[section]<partial>`,
+//! `RFC822.*`), `structure` (BODY, BODYSTRUCTURE) and `envelope` (ENVELOPE).
 
 mod envelope;
 mod section;

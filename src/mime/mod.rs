@@ -104,7 +104,7 @@ pub fn header_fields(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 }
 
 /// A small cache of parsed MIME trees keyed by UID, so that a FETCH of several
-/// items (or BODYSTRUCTURE then BODY[1]) parses a message once. Bounded: it
+/// items (or BODYSTRUCTURE then `BODY[1]`) parses a message once. Bounded: it
 /// holds at most a few entries, so 100,000 messages cost nothing here.
 ///
 /// An entry is reused only if the message still has the same length and the

@@ -243,6 +243,39 @@ BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3028 92))\r
 }
 
 #[test]
+fn rfc3501_7_4_2_body_example() {
+    // The multipart BODY example of RFC 3501 §7.4.2: 23 lines / 1152 octets,
+    // then a base64 part of 73 lines / 4554 octets with id and description.
+    let lines = |out: &mut Vec<u8>, widths: &[(usize, usize)]| {
+        for &(count, width) in widths {
+            for _ in 0..count {
+                out.extend(std::iter::repeat_n(b'x', width));
+                out.push(b'\n');
+            }
+        }
+    };
+    let mut raw = b"Content-Type: MULTIPART/MIXED; BOUNDARY=\"b\"\n\n--b\n\
+Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\n"
+        .to_vec();
+    lines(&mut raw, &[(22, 48), (1, 50)]);
+    raw.extend_from_slice(
+        b"\n--b\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII; NAME=cc.diff\n\
+Content-ID: <960723163407.20117h@cac.washington.edu>\n\
+Content-Description: Compiler diff\nContent-Transfer-Encoding: BASE64\n\n",
+    );
+    lines(&mut raw, &[(28, 61), (45, 60)]);
+    raw.extend_from_slice(b"\n--b--\n");
+    let out = render(&raw, &[FetchAttribute::Body]);
+    assert_eq!(
+        inner(&out),
+        "BODY ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23)\
+(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" \"NAME\" \"cc.diff\") \
+\"<960723163407.20117h@cac.washington.edu>\" \"Compiler diff\" \"BASE64\" 4554 73) \"MIXED\")"
+    );
+    assert_parses(out.as_bytes());
+}
+
+#[test]
 fn bodystructure_plain_text() {
     let out = render(
         PLAIN,
