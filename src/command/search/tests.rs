@@ -363,7 +363,6 @@ const STORED: &[u8] = b"From: =?utf-8?q?J=C3=B6rg?= <jorg@example.org>\nTo: a@ex
 const VISIBLE: &[u8] = b"From: =?utf-8?q?J=C3=B6rg?= <jorg@example.org>\nTo: a@example.org,\n b@example.org\nSubject: Quarterly budget\nDate: Sat, 1 Feb 2020 23:00:00 -0800\n\n";
 
 #[test]
-#[ignore = "needs mime::header_fields (stub on this branch)"]
 fn header_keys() {
     use SearchKey::*;
     let e = entry(1);
@@ -393,7 +392,6 @@ fn header_keys() {
 }
 
 #[test]
-#[ignore = "needs mime::parse and mime::header_fields (stubs on this branch)"]
 fn body_of_multipart_message() {
     let raw: &[u8] = b"Content-Type: multipart/mixed; boundary=b\n\npreamble\n--b\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nGr=FC=DFe aus K=\n=F6ln\n--b\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\naW1hZ2VkYXRh\n--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nw4RyZ2Vy\n--b--\n";
     let header_end = memchr::memmem::find(raw, b"\n\n").map_or(0, |i| i + 2);
