@@ -545,7 +545,7 @@ fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
 /// The greeting must parse as RFC 3501 `greeting`.
 pub fn check_greeting(raw: &[u8]) -> Result<(), String> {
     match GreetingCodec::default().decode(raw) {
-        Ok((rest, _)) if rest.is_empty() => Ok(()),
+        Ok(([], _)) => Ok(()),
         Ok((rest, _)) => Err(format!(
             "imap-codec parsed the greeting but left {:?}",
             String::from_utf8_lossy(rest)
@@ -575,7 +575,7 @@ pub fn check_with_imap_codec(raw: &[u8]) -> Result<(), String> {
         return check_exempt(raw);
     }
     match ResponseCodec::default().decode(raw) {
-        Ok((rest, _)) if rest.is_empty() => Ok(()),
+        Ok(([], _)) => Ok(()),
         Ok((rest, _)) => Err(format!(
             "imap-codec parsed a response but left {:?} of {:?}",
             String::from_utf8_lossy(rest),
