@@ -60,10 +60,14 @@ fn golden_transcripts() {
         dir.display()
     );
 
-    let failures: Vec<String> = paths
-        .iter()
-        .filter_map(|p| run_transcript(p).err())
-        .collect();
+    let mut failures = Vec::new();
+    for path in &paths {
+        // A split run only adds information when the whole-line run passed.
+        match run_transcript(path, Feed::WholeLines) {
+            Ok(()) => failures.extend(run_transcript(path, Feed::SplitLines).err()),
+            Err(e) => failures.push(e),
+        }
+    }
     assert!(
         failures.is_empty(),
         "{} of {} transcripts failed:\n\n{}",
@@ -71,7 +75,18 @@ fn golden_transcripts() {
         paths.len(),
         failures.join("\n\n")
     );
-    eprintln!("{} transcripts passed", paths.len());
+    eprintln!("{} transcripts passed, whole and split", paths.len());
+}
+
+/// How client lines reach the server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// Each `C:` line and its CRLF in one write.
+    WholeLines,
+    /// Each `C:` line in two writes, cut in the middle, with a pause between, and the
+    /// CR and LF in separate writes: the server must assemble commands from partial
+    /// reads (style.md §4, "split at every byte boundary", done cheaply).
+    SplitLines,
 }
 
 /// One line of a transcript file.
@@ -122,7 +137,7 @@ fn parse_transcript(bytes: &[u8]) -> Result<Transcript, String> {
 }
 
 /// Plays one transcript; `Err` describes the failure (and names the `.actual` file).
-fn run_transcript(path: &Path) -> Result<(), String> {
+fn run_transcript(path: &Path, feed: Feed) -> Result<(), String> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
     let transcript = parse_transcript(&bytes).map_err(|e| format!("{name}: {e}"))?;
@@ -131,7 +146,7 @@ fn run_transcript(path: &Path) -> Result<(), String> {
     // crash, unparseable response) still leaves a useful `.actual` file.
     let actual = Arc::new(Mutex::new(Vec::<Item>::new()));
     let sink = Arc::clone(&actual);
-    let played = panic::catch_unwind(AssertUnwindSafe(|| play(&transcript, &sink)));
+    let played = panic::catch_unwind(AssertUnwindSafe(|| play(&transcript, feed, &sink)));
     let actual = actual.lock().map(|a| a.clone()).unwrap_or_default();
 
     let mismatch = match played {
@@ -141,7 +156,13 @@ fn run_transcript(path: &Path) -> Result<(), String> {
     let Some(mismatch) = mismatch else {
         return Ok(());
     };
-    let actual_path = path.with_extension("actual");
+    let (actual_path, mismatch) = match feed {
+        Feed::WholeLines => (path.with_extension("actual"), mismatch),
+        Feed::SplitLines => (
+            path.with_extension("split.actual"),
+            format!("(client lines sent in pieces) {mismatch}"),
+        ),
+    };
     std::fs::write(&actual_path, render(&actual))
         .map_err(|e| format!("{name}: {mismatch}; writing {}: {e}", actual_path.display()))?;
     Err(format!(
@@ -152,7 +173,7 @@ fn run_transcript(path: &Path) -> Result<(), String> {
     ))
 }
 
-fn play(transcript: &Transcript, actual: &Mutex<Vec<Item>>) {
+fn play(transcript: &Transcript, feed: Feed, actual: &Mutex<Vec<Item>>) {
     let record = |items: Vec<Item>| {
         if let Ok(mut a) = actual.lock() {
             a.extend(items);
@@ -191,9 +212,7 @@ fn play(transcript: &Transcript, actual: &Mutex<Vec<Item>>) {
                         .to_vec();
                     saw_logout |= is_logout(line);
                 }
-                let mut wire = line.clone();
-                wire.extend_from_slice(b"\r\n");
-                session.send_raw(&wire);
+                send_line(&mut session, line, feed);
                 let responses = match literal_kind(line) {
                     Literal::NonSync => {
                         in_literal = true;
@@ -220,6 +239,19 @@ fn play(transcript: &Transcript, actual: &Mutex<Vec<Item>>) {
     assert!(status.success(), "server exited with {status} after LOGOUT");
     if !transcript.may_write {
         session.assert_inbox_unchanged();
+    }
+}
+
+fn send_line(session: &mut Session, line: &[u8], feed: Feed) {
+    match feed {
+        Feed::WholeLines => session.send_raw(&[line, b"\r\n"].concat()),
+        Feed::SplitLines => {
+            let (head, tail) = line.split_at(line.len() / 2);
+            for piece in [head, tail, b"\r", b"\n"] {
+                session.send_raw(piece);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
     }
 }
 
