@@ -12,28 +12,7 @@
 mod common;
 
 use common::fetch::{Fetch, bad_line_end, fetches};
-use common::{Inbox, Response, Session};
-
-const FIXTURES: &[&str] = &[
-    "uw-session.mbox",
-    "uw-archive.mbox",
-    "uw-emptied.mbox",
-    "uw-expunged-all.mbox",
-    "dovecot-session.mbox",
-    "dovecot-archive.mbox",
-    "mutt-rewritten.mbox",
-    "spool-plain.mbox",
-    "from-quoting.mbox",
-    "nested-mime.mbox",
-    "encoded-headers.mbox",
-    "leading-blank-lines.mbox",
-    "nul-bytes.mbox",
-    "crlf-line-endings.mbox",
-    "no-trailing-newline.mbox",
-    "lying-content-length.mbox",
-    "binary-garbage.mbox",
-    "empty.mbox",
-];
+use common::{Inbox, MAILBOX_FIXTURES, Response, Session};
 
 const HIDDEN: &[&str] = &[
     "status:",
@@ -47,7 +26,7 @@ const HIDDEN: &[&str] = &[
 #[test]
 fn every_fixture_keeps_the_fetch_invariants() {
     let mut failures = Vec::new();
-    for fixture in FIXTURES {
+    for fixture in MAILBOX_FIXTURES {
         let outcome = std::panic::catch_unwind(|| check_fixture(fixture));
         if let Err(payload) = outcome {
             let why = payload

@@ -16,35 +16,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture_path, server_bin};
-
-const FIXTURES: &[&str] = &[
-    "uw-session.mbox",
-    "uw-archive.mbox",
-    "uw-emptied.mbox",
-    "uw-expunged-all.mbox",
-    "dovecot-session.mbox",
-    "dovecot-archive.mbox",
-    "mutt-rewritten.mbox",
-    "spool-plain.mbox",
-    "from-quoting.mbox",
-    "nested-mime.mbox",
-    "encoded-headers.mbox",
-    "leading-blank-lines.mbox",
-    "nul-bytes.mbox",
-    "crlf-line-endings.mbox",
-    "no-trailing-newline.mbox",
-    "lying-content-length.mbox",
-    "binary-garbage.mbox",
-    "empty.mbox",
-];
+use common::{MAILBOX_FIXTURES, fixture_path, server_bin};
 
 #[test]
 fn fixtures_are_served_byte_exact() {
     let Some(python) = python3() else { return };
     let mut args = vec!["--server".to_string(), server_bin().display().to_string()];
     args.extend(
-        FIXTURES
+        MAILBOX_FIXTURES
             .iter()
             .map(|f| fixture_path(f).display().to_string()),
     );

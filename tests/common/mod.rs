@@ -64,6 +64,29 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()))
 }
 
+/// Every committed fixture that is a valid mailbox (all but
+/// `garbage-before-first-from.mbox`); see fixtures/README.md.
+pub const MAILBOX_FIXTURES: &[&str] = &[
+    "uw-session.mbox",
+    "uw-archive.mbox",
+    "uw-emptied.mbox",
+    "uw-expunged-all.mbox",
+    "dovecot-session.mbox",
+    "dovecot-archive.mbox",
+    "mutt-rewritten.mbox",
+    "spool-plain.mbox",
+    "from-quoting.mbox",
+    "nested-mime.mbox",
+    "encoded-headers.mbox",
+    "leading-blank-lines.mbox",
+    "nul-bytes.mbox",
+    "crlf-line-endings.mbox",
+    "no-trailing-newline.mbox",
+    "lying-content-length.mbox",
+    "binary-garbage.mbox",
+    "empty.mbox",
+];
+
 /// What the INBOX file is at the start of a session.
 pub enum Inbox<'a> {
     /// A copy of `fixtures/mbox/<name>`.
@@ -93,10 +116,6 @@ impl Response {
 
     pub fn is_untagged(&self) -> bool {
         self.raw.starts_with(b"* ")
-    }
-
-    pub fn is_continuation(&self) -> bool {
-        self.raw.starts_with(b"+")
     }
 
     /// `OK`, `NO`, `BAD`, `BYE`, `PREAUTH` for status responses (tagged or not), else the
@@ -195,21 +214,16 @@ impl Session {
     /// `--preauth --inbox <copy> --mail-dir <tmp>/mail --log stderr`, reads and checks
     /// the greeting.
     pub fn start(inbox: Inbox<'_>) -> Session {
-        Session::start_with_args(inbox, &[])
-    }
-
-    /// As [`Session::start`], with extra arguments after the standard ones.
-    pub fn start_with_args(inbox: Inbox<'_>, extra: &[&str]) -> Session {
-        Session::spawn(inbox, &["--preauth"], extra)
+        Session::spawn(inbox, &["--preauth"])
     }
 
     /// As [`Session::start`] but without `--preauth`: for a non-root user the server
     /// must pre-authenticate anyway.
     pub fn start_without_preauth_flag(inbox: Inbox<'_>) -> Session {
-        Session::spawn(inbox, &[], &[])
+        Session::spawn(inbox, &[])
     }
 
-    fn spawn(inbox: Inbox<'_>, leading: &[&str], extra: &[&str]) -> Session {
+    fn spawn(inbox: Inbox<'_>, leading: &[&str]) -> Session {
         let dir = tempfile::tempdir().expect("creating temp dir");
         let inbox_path = dir.path().join("inbox");
         let original = match inbox {
@@ -232,7 +246,6 @@ impl Session {
             .arg(&mail_dir)
             .arg("--log")
             .arg("stderr")
-            .args(extra)
             .env("TZ", "UTC")
             .env("LC_ALL", "C")
             .env("HOME", dir.path())
@@ -637,17 +650,4 @@ fn timeout_from_env() -> Duration {
 fn tail_chars(s: &str, n: usize) -> String {
     let count = s.chars().count();
     s.chars().skip(count.saturating_sub(n)).collect()
-}
-
-/// The responses of one command split into untagged ones and the completion.
-pub fn split_completion(responses: &[Response]) -> (&[Response], &Response) {
-    let (done, untagged) = responses.split_last().expect("a command has a completion");
-    (untagged, done)
-}
-
-/// The first `* n FETCH` response for message `seq` among `responses`.
-pub fn fetch_of(responses: &[Response], seq: u32) -> Option<&Response> {
-    responses
-        .iter()
-        .find(|r| r.number_before("FETCH") == Some(seq))
 }
