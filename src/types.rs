@@ -83,10 +83,7 @@ impl SeqBound {
 impl SequenceSet {
     /// A set holding the single number `n` (`n` must be non-zero to be useful).
     pub fn single(n: NonZeroU32) -> Self {
-        SequenceSet(vec![SeqRange {
-            first: SeqBound::Value(n),
-            last: SeqBound::Value(n),
-        }])
+        SequenceSet(vec![SeqRange { first: SeqBound::Value(n), last: SeqBound::Value(n) }])
     }
 
     /// Each range as inclusive `(low, high)` with `*` replaced by `largest` and the two
@@ -255,15 +252,7 @@ mod tests {
             Some(v) => SeqBound::Value(v),
             None => SeqBound::Largest,
         };
-        SequenceSet(
-            ranges
-                .iter()
-                .map(|&(a, c)| SeqRange {
-                    first: b(a),
-                    last: b(c),
-                })
-                .collect(),
-        )
+        SequenceSet(ranges.iter().map(|&(a, c)| SeqRange { first: b(a), last: b(c) }).collect())
     }
 
     #[test]
@@ -272,10 +261,7 @@ mod tests {
         assert_eq!(set(&[(4, 2)]).sequence_numbers(10), vec![2, 3, 4]);
         assert_eq!(set(&[(8, 0)]).sequence_numbers(10), vec![8, 9, 10]);
         assert_eq!(set(&[(0, 8)]).sequence_numbers(10), vec![8, 9, 10]);
-        assert_eq!(
-            set(&[(1, 3), (2, 5), (9, 9)]).sequence_numbers(10),
-            vec![1, 2, 3, 4, 5, 9]
-        );
+        assert_eq!(set(&[(1, 3), (2, 5), (9, 9)]).sequence_numbers(10), vec![1, 2, 3, 4, 5, 9]);
         assert_eq!(set(&[(12, 15)]).sequence_numbers(10), Vec::<u32>::new());
     }
 

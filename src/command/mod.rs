@@ -36,17 +36,11 @@ pub struct Completion {
 impl Completion {
     /// `OK <NAME> completed`.
     pub fn done(name: &str) -> Self {
-        Completion {
-            code: None,
-            text: format!("{name} completed"),
-        }
+        Completion { code: None, text: format!("{name} completed") }
     }
 
     pub fn with_code(code: Code, text: impl Into<String>) -> Self {
-        Completion {
-            code: Some(code),
-            text: text.into(),
-        }
+        Completion { code: Some(code), text: text.into() }
     }
 }
 
@@ -66,17 +60,11 @@ pub enum CommandError {
 
 impl CommandError {
     pub fn no(text: impl Into<String>) -> Self {
-        CommandError::No {
-            code: None,
-            text: text.into(),
-        }
+        CommandError::No { code: None, text: text.into() }
     }
 
     pub fn no_code(code: Code, text: impl Into<String>) -> Self {
-        CommandError::No {
-            code: Some(code),
-            text: text.into(),
-        }
+        CommandError::No { code: Some(code), text: text.into() }
     }
 
     pub fn bad(text: impl Into<String>) -> Self {
@@ -90,19 +78,14 @@ impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         log::warn!("mailbox error: {e}");
         match e {
-            StoreError::Missing { .. } => {
-                CommandError::no_code(Code::Nonexistent, "No such mailbox")
+            StoreError::Missing { .. } => CommandError::no_code(Code::Nonexistent, "No such mailbox"),
+            StoreError::Locked { .. } => {
+                CommandError::no_code(Code::InUse, "Mailbox is locked by another program, try again later")
             }
-            StoreError::Locked { .. } => CommandError::no_code(
-                Code::InUse,
-                "Mailbox is locked by another program, try again later",
-            ),
             StoreError::NotMailbox { .. } => {
                 CommandError::no_code(Code::Cannot, "Not a mailbox in a format this server reads")
             }
-            StoreError::Io { .. } => {
-                CommandError::no_code(Code::ServerBug, "Mailbox could not be read")
-            }
+            StoreError::Io { .. } => CommandError::no_code(Code::ServerBug, "Mailbox could not be read"),
         }
     }
 }

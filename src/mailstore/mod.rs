@@ -27,12 +27,7 @@ pub struct LockSettings {
 
 impl Default for LockSettings {
     fn default() -> Self {
-        LockSettings {
-            dotlock: true,
-            fcntl: true,
-            flock: true,
-            timeout: std::time::Duration::from_secs(60),
-        }
+        LockSettings { dotlock: true, fcntl: true, flock: true, timeout: std::time::Duration::from_secs(60) }
     }
 }
 
@@ -40,10 +35,7 @@ impl Default for LockSettings {
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: mailbox is locked by another program")]
     Locked { path: PathBuf },
     #[error("{path}: not a mailbox: {reason}")]
@@ -112,15 +104,9 @@ pub struct Mailbox {
 
 impl Mailbox {
     /// Opens and indexes the mbox at `path`.
-    pub fn open(
-        path: &Path,
-        access: Access,
-        locking: &LockSettings,
-    ) -> Result<Mailbox, StoreError> {
+    pub fn open(path: &Path, access: Access, locking: &LockSettings) -> Result<Mailbox, StoreError> {
         let _ = (access, locking);
-        Err(StoreError::Missing {
-            path: path.to_owned(),
-        })
+        Err(StoreError::Missing { path: path.to_owned() })
     }
 
     pub fn path(&self) -> &Path {

@@ -49,52 +49,22 @@ pub enum CommandBody {
     Enable(Vec<String>),
     // --- not authenticated (§6.2)
     StartTls,
-    Login {
-        username: Secret,
-        password: Secret,
-    },
+    Login { username: Secret, password: Secret },
     /// `AUTHENTICATE mech [initial-response]` (RFC 4959 SASL-IR; `=` means empty).
-    Authenticate {
-        mechanism: String,
-        initial_response: Option<Secret>,
-    },
+    Authenticate { mechanism: String, initial_response: Option<Secret> },
     // --- authenticated (§6.3)
-    Select {
-        mailbox: MailboxName,
-    },
-    Examine {
-        mailbox: MailboxName,
-    },
-    Create {
-        mailbox: MailboxName,
-    },
-    Delete {
-        mailbox: MailboxName,
-    },
-    Rename {
-        from: MailboxName,
-        to: MailboxName,
-    },
-    Subscribe {
-        mailbox: MailboxName,
-    },
-    Unsubscribe {
-        mailbox: MailboxName,
-    },
+    Select { mailbox: MailboxName },
+    Examine { mailbox: MailboxName },
+    Create { mailbox: MailboxName },
+    Delete { mailbox: MailboxName },
+    Rename { from: MailboxName, to: MailboxName },
+    Subscribe { mailbox: MailboxName },
+    Unsubscribe { mailbox: MailboxName },
     /// `LIST reference pattern` (patterns are `list-mailbox`: may hold `%` and `*`).
-    List {
-        reference: MailboxName,
-        pattern: MailboxName,
-    },
-    Lsub {
-        reference: MailboxName,
-        pattern: MailboxName,
-    },
+    List { reference: MailboxName, pattern: MailboxName },
+    Lsub { reference: MailboxName, pattern: MailboxName },
     Namespace,
-    Status {
-        mailbox: MailboxName,
-        items: Vec<StatusItem>,
-    },
+    Status { mailbox: MailboxName, items: Vec<StatusItem> },
     /// `APPEND mailbox [flag-list] [date-time] literal`.
     Append {
         mailbox: MailboxName,

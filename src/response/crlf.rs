@@ -36,26 +36,17 @@ pub struct CrlfWindow {
 impl CrlfWindow {
     /// Everything.
     pub fn all() -> Self {
-        CrlfWindow {
-            skip: 0,
-            remaining: u64::MAX,
-        }
+        CrlfWindow { skip: 0, remaining: u64::MAX }
     }
 
     /// Octets `origin .. origin + length` of the CRLF form.
     pub fn new(origin: u64, length: u64) -> Self {
-        CrlfWindow {
-            skip: origin,
-            remaining: length,
-        }
+        CrlfWindow { skip: origin, remaining: length }
     }
 
     /// The same window, emitting at most `limit` octets.
     pub fn capped(self, limit: u64) -> Self {
-        CrlfWindow {
-            skip: self.skip,
-            remaining: self.remaining.min(limit),
-        }
+        CrlfWindow { skip: self.skip, remaining: self.remaining.min(limit) }
     }
 
     /// Whether the window has emitted all it may.
@@ -126,14 +117,7 @@ mod tests {
 
     #[test]
     fn len_agrees_with_write_on_awkward_inputs() {
-        let cases: [&[u8]; 6] = [
-            b"",
-            b"\n",
-            b"\r",
-            b"\r\r\n\n",
-            b"x\0y\n\n",
-            b"From x\n>From y\n",
-        ];
+        let cases: [&[u8]; 6] = [b"", b"\n", b"\r", b"\r\r\n\n", b"x\0y\n\n", b"From x\n>From y\n"];
         for c in cases {
             assert_eq!(crlf_len(c), conv(c).len() as u64, "{c:?}");
             assert!(!conv(c).windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
@@ -151,11 +135,7 @@ mod tests {
                 w.write(b"d\nef\n", &mut out).unwrap();
                 let lo = (origin as usize).min(full.len());
                 let hi = (origin + length).min(full.len() as u64) as usize;
-                assert_eq!(
-                    out,
-                    &full[lo..hi.max(lo)],
-                    "origin {origin} length {length}"
-                );
+                assert_eq!(out, &full[lo..hi.max(lo)], "origin {origin} length {length}");
             }
         }
     }

@@ -63,15 +63,8 @@ pub enum Code {
     ClientBug,
     OverQuota,
     /// RFC 4315.
-    AppendUid {
-        validity: u32,
-        uids: String,
-    },
-    CopyUid {
-        validity: u32,
-        source: String,
-        destination: String,
-    },
+    AppendUid { validity: u32, uids: String },
+    CopyUid { validity: u32, source: String, destination: String },
     /// RFC 7162 / others we do not model: written verbatim.
     Other(String),
 }
@@ -103,11 +96,7 @@ impl fmt::Display for Code {
             Code::ClientBug => f.write_str("CLIENTBUG"),
             Code::OverQuota => f.write_str("OVERQUOTA"),
             Code::AppendUid { validity, uids } => write!(f, "APPENDUID {validity} {uids}"),
-            Code::CopyUid {
-                validity,
-                source,
-                destination,
-            } => {
+            Code::CopyUid { validity, source, destination } => {
                 write!(f, "COPYUID {validity} {source} {destination}")
             }
             Code::Other(s) => f.write_str(s),

@@ -26,10 +26,7 @@ pub struct ResponseWriter<W: Write> {
 impl<W: Write> ResponseWriter<W> {
     pub fn new(inner: W) -> Self {
         ResponseWriter {
-            out: CountingBuffer {
-                inner: BufWriter::with_capacity(OUTPUT_BUFFER_OCTETS, inner),
-                count: 0,
-            },
+            out: CountingBuffer { inner: BufWriter::with_capacity(OUTPUT_BUFFER_OCTETS, inner), count: 0 },
         }
     }
 
@@ -55,25 +52,14 @@ impl<W: Write> ResponseWriter<W> {
     // ----- whole responses -------------------------------------------------
 
     /// `tag STATUS [code] text CRLF` (RFC 3501 §7.1).
-    pub fn tagged(
-        &mut self,
-        tag: &str,
-        status: Status,
-        code: Option<&Code>,
-        text: &str,
-    ) -> io::Result<()> {
+    pub fn tagged(&mut self, tag: &str, status: Status, code: Option<&Code>, text: &str) -> io::Result<()> {
         self.raw(tag.as_bytes())?;
         self.sp()?;
         self.status_tail(status, code, text)
     }
 
     /// `* STATUS [code] text CRLF`.
-    pub fn untagged_status(
-        &mut self,
-        status: Status,
-        code: Option<&Code>,
-        text: &str,
-    ) -> io::Result<()> {
+    pub fn untagged_status(&mut self, status: Status, code: Option<&Code>, text: &str) -> io::Result<()> {
         self.raw(b"* ")?;
         self.status_tail(status, code, text)
     }
@@ -89,11 +75,7 @@ impl<W: Write> ResponseWriter<W> {
     /// `+ text CRLF` (continuation request, RFC 3501 §7.5). Flushes: the client waits.
     pub fn continuation(&mut self, text: &str) -> io::Result<()> {
         self.raw(b"+ ")?;
-        self.raw(if text.is_empty() {
-            b"Ready"
-        } else {
-            text.as_bytes()
-        })?;
+        self.raw(if text.is_empty() { b"Ready" } else { text.as_bytes() })?;
         self.end_line()?;
         self.flush()
     }
@@ -105,15 +87,8 @@ impl<W: Write> ResponseWriter<W> {
         }
         self.sp()?;
         // `text` must be 1*TEXT-CHAR: never let CR/LF through, never empty.
-        let clean: String = text
-            .chars()
-            .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
-            .collect();
-        self.raw(if clean.is_empty() {
-            b"done"
-        } else {
-            clean.as_bytes()
-        })?;
+        let clean: String = text.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+        self.raw(if clean.is_empty() { b"done" } else { clean.as_bytes() })?;
         self.end_line()
     }
 
@@ -188,12 +163,7 @@ impl<W: Write> ResponseWriter<W> {
     /// `segments`, cut by `window`. `len` must be what the window will emit
     /// (the caller computed it with `crlf_len`); if the source turns out shorter
     /// the literal is padded with spaces so the stream stays in sync.
-    pub fn literal_crlf(
-        &mut self,
-        len: u64,
-        segments: &[&[u8]],
-        window: CrlfWindow,
-    ) -> io::Result<()> {
+    pub fn literal_crlf(&mut self, len: u64, segments: &[&[u8]], window: CrlfWindow) -> io::Result<()> {
         write!(self.out, "{{{len}}}\r\n")?;
         let mut window = window.capped(len);
         let mut sent = 0u64;
@@ -240,10 +210,7 @@ impl<W: Write> Write for CountingBuffer<W> {
 /// Bytes allowed inside `quoted` (RFC 3501 §9 `QUOTED-CHAR`), with a length cap
 /// so that long values go out as literals, which every client handles.
 fn is_quotable(bytes: &[u8]) -> bool {
-    bytes.len() <= 1024
-        && bytes
-            .iter()
-            .all(|&b| (0x01..0x80).contains(&b) && b != b'\r' && b != b'\n')
+    bytes.len() <= 1024 && bytes.iter().all(|&b| (0x01..0x80).contains(&b) && b != b'\r' && b != b'\n')
 }
 
 /// `ASTRING-CHAR`: `ATOM-CHAR` or `]`.
@@ -253,8 +220,7 @@ pub fn is_astring_char(b: u8) -> bool {
 
 /// `ATOM-CHAR` (RFC 3501 §9): CHAR except atom-specials.
 pub fn is_atom_char(b: u8) -> bool {
-    (0x21..0x7f).contains(&b)
-        && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+    (0x21..0x7f).contains(&b) && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
 }
 
 #[cfg(test)]
@@ -269,10 +235,7 @@ mod tests {
 
     #[test]
     fn string_quotes_or_literals() {
-        assert_eq!(
-            render(|w| w.string(b"a \"b\" \\c")),
-            b"\"a \\\"b\\\" \\\\c\""
-        );
+        assert_eq!(render(|w| w.string(b"a \"b\" \\c")), b"\"a \\\"b\\\" \\\\c\"");
         assert_eq!(render(|w| w.string(b"x\r\ny")), b"{4}\r\nx\r\ny");
         assert_eq!(render(|w| w.string("é".as_bytes())), b"{2}\r\n\xc3\xa9");
         assert_eq!(render(|w| w.nstring(None)), b"NIL");
