@@ -458,9 +458,16 @@ impl Session {
             }
             C::Noop => {
                 // NOOP is how clients poll: pending flag changes are written,
-                // so other sessions and programs see them (updates follow in run).
+                // so other sessions and programs see them (updates follow in
+                // run). NOOP has no NO (RFC 3501 §6.1.2): a write that cannot
+                // be done now is logged and retried later; only a mailbox
+                // changed beyond repair ends the session.
                 if let State::Selected(sel) = &mut self.state {
-                    expunge::checkpoint(sel)?;
+                    match expunge::checkpoint(sel) {
+                        Err(e @ CommandError::Fatal { .. }) => return Err(e),
+                        Err(e) => log::warn!("{}: NOOP checkpoint failed: {e}", sel.name),
+                        Ok(()) => {}
+                    }
                 }
                 Ok(command::Completion::done("NOOP"))
             }
