@@ -8,20 +8,16 @@
 
 use std::io::{self, Write};
 
-use memchr::{memchr2_iter, memchr3};
+use memchr::{memchr, memchr_iter, memchr3};
 
 /// The length of `src` once sent: LF counts 2, CR counts 0, any other byte 1.
 pub fn crlf_len(src: &[u8]) -> u64 {
-    let mut len = src.len() as u64;
-    for i in memchr2_iter(b'\n', b'\r', src) {
-        // Unwrap-free: `i` is an index memchr found in `src`.
-        if src[i] == b'\n' {
-            len += 1;
-        } else {
-            len -= 1;
-        }
-    }
-    len
+    // Two vectorised counting passes (memchr's iterator `count` does not visit
+    // each hit) are several times faster than one pass that stops at every LF,
+    // and this runs over every byte of the mailbox at SELECT.
+    let lf = memchr_iter(b'\n', src).count() as u64;
+    let cr = if memchr(b'\r', src).is_some() { memchr_iter(b'\r', src).count() as u64 } else { 0 };
+    src.len() as u64 + lf - cr
 }
 
 /// A byte window over the CRLF form of a sequence of segments: skip `origin`
