@@ -13,11 +13,13 @@
 //! per-message index (pure), [`mmap`] and [`lock`] are the only code here that
 //! makes syscalls.
 
+pub mod folders;
 pub mod headers;
 pub mod index;
 pub mod lock;
 pub mod mmap;
 pub mod scan;
+pub mod status;
 pub mod write;
 
 use std::fs::{File, OpenOptions};
