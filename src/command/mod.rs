@@ -7,8 +7,11 @@
 
 pub mod any;
 pub mod fetch;
+pub mod folder;
+pub mod list;
 pub mod mailbox;
 pub mod search;
+pub mod status;
 
 use std::io;
 use std::path::PathBuf;
@@ -29,6 +32,8 @@ pub struct Context {
     pub inbox: PathBuf,
     /// The directory that holds the user's other mailboxes (normally `~/mail`).
     pub mail_dir: PathBuf,
+    /// The user's home directory: where UW's subscription list `.mailboxlist` is.
+    pub home: PathBuf,
     pub locking: LockSettings,
 }
 

@@ -44,7 +44,7 @@ pub use self::inbox::{patch_uid_validity, pseudo_message, rename_inbox};
 pub use self::state::{
     UID_STATE_FILE, issue_uid_validity, note_uid_validity, subscribe, subscriptions, unsubscribe,
 };
-pub use self::walk::{Entry, Kind, Tree};
+pub use self::walk::{Entry, Kind, Tree, is_marked_file};
 use super::lock::{self, LockMode};
 use super::{LockSettings, StoreError};
 
@@ -122,6 +122,24 @@ pub fn escape(mail_dir: &Path, inbox: &Path, path: &Path) -> Option<&'static str
         return Some("a symbolic link that leads outside your mail directory");
     }
     None
+}
+
+/// Refuses, without opening it, a path that exists but is not a regular
+/// file: a folder, a socket, a device, a FIFO (whose open would block). A
+/// missing path is left to the caller (`Ok`).
+pub fn check_regular_file(path: &Path) -> Result<(), StoreError> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(m) => Err(StoreError::NotMailbox {
+            path: path.to_owned(),
+            reason: if m.is_dir() {
+                "a folder (\\Noselect)".into()
+            } else {
+                "not a regular file".into()
+            },
+        }),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Opens `path` read-only without updating its access time where the kernel

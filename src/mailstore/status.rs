@@ -57,6 +57,7 @@ pub fn read(path: &Path, locking: &LockSettings, size: Size) -> Result<MailboxSt
         path: path.to_owned(),
         source,
     };
+    folders::check_regular_file(path)?;
     let file: File = match folders::open_quietly(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -132,7 +132,9 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ ID ENABLE UNSELECT");
+        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
+        let mut caps =
+            String::from("IMAP4rev1 LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN STATUS=SIZE");
         if matches!(self.state, State::NotAuthenticated) {
             // Logins are not accepted until the authentication backends exist.
             caps.push_str(" LOGINDISABLED");
@@ -247,10 +249,36 @@ impl Session {
                 let sel = self.selected()?;
                 command::search::search(sel, charset.as_deref(), &criteria, numbering, out)
             }
+            C::List { reference, pattern } => {
+                command::list::list(ctx, &reference.0, &pattern.0, out)
+            }
+            C::Lsub { reference, pattern } => {
+                command::list::lsub(ctx, &reference.0, &pattern.0, out)
+            }
+            C::Namespace => command::list::namespace(out),
+            C::Status { mailbox, items } => {
+                command::status::status(ctx, self.selected_ref(), &mailbox.0, &items, out)
+            }
+            C::Create { mailbox } => command::folder::create(ctx, &mailbox.0),
+            C::Delete { mailbox } => command::folder::delete(ctx, &mailbox.0),
+            C::Rename { from, to } => {
+                let selected = self.selected_ref().map(|s| s.mailbox.path());
+                command::folder::rename(ctx, &from.0, &to.0, selected)
+            }
+            C::Subscribe { mailbox } => command::folder::subscribe(ctx, &mailbox.0),
+            C::Unsubscribe { mailbox } => command::folder::unsubscribe(ctx, &mailbox.0),
             other => Err(CommandError::no_code(
                 Code::Cannot,
                 format!("{} is not supported by this version", other.name()),
             )),
+        }
+    }
+
+    /// The selected mailbox, if any (STATUS answers it from its index).
+    fn selected_ref(&self) -> Option<&command::Selected> {
+        match &self.state {
+            State::Selected(sel) => Some(sel),
+            _ => None,
         }
     }
 
@@ -294,6 +322,7 @@ mod tests {
             host: "mailhost".into(),
             inbox: "/nonexistent/mbox-imapd-test/alice".into(),
             mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
+            home: "/nonexistent/mbox-imapd-test".into(),
             locking: Default::default(),
         };
         Session::new(context, start)
@@ -329,12 +358,13 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT] Pre-authenticated user alice \
-             mailhost mbox-imapd ready\r\n"
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN \
+             STATUS=SIZE] Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT LOGINDISABLED] mailhost"
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN STATUS=SIZE \
+             LOGINDISABLED] mailhost"
         ));
     }
 

@@ -280,6 +280,11 @@ fn valid_relative(name: &[u8]) -> bool {
     first_ok && levels.all(is_listable_component)
 }
 
+/// [`is_marked`] for the file at `path` (INBOX); `false` if it is missing.
+pub fn is_marked_file(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file() && is_marked(&m))
+}
+
 /// UW's `\Marked`: the file has data and was modified after it was last read.
 fn is_marked(meta: &Metadata) -> bool {
     meta.len() > 0 && (meta.mtime(), meta.mtime_nsec()) > (meta.atime(), meta.atime_nsec())
