@@ -7,7 +7,7 @@
 //! without `*` fixes how many levels deep to look, so `LIST "" "%"` reads one
 //! directory however big the tree is, and a pattern without wildcards is a
 //! single lookup. Every name found is then matched against the whole pattern
-//! ([`names::list_matches`]).
+//! ([`crate::names::list_matches`]).
 //!
 //! INBOX comes first, as `\NoInferiors` (it is the spool file: names below
 //! it are refused) and `\HasNoChildren`. Folders (directories) are

@@ -3,8 +3,8 @@
 //!
 //! The hard part is giving exactly the numbers a SELECT would give while
 //! doing much less than a SELECT. [`count`] finds the message boundaries with
-//! the same scan ([`scan::Spans`]) and applies the same UID rules
-//! ([`index::UidAssigner`], [`index::first_message_meta`]) as the index, but
+//! the same scan ([`Spans`]) and applies the same UID rules (index.rs:
+//! `UidAssigner`, `first_message_meta`) as the index, but
 //! for each message it only walks the header for `Status`, `X-Status` and
 //! `X-UID`: no per-message entry is kept, no From_ date is parsed, and the
 //! body is not looked at unless SIZE was asked for (RFC822.SIZE needs the

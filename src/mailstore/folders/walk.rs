@@ -280,7 +280,8 @@ fn valid_relative(name: &[u8]) -> bool {
     first_ok && levels.all(is_listable_component)
 }
 
-/// [`is_marked`] for the file at `path` (INBOX); `false` if it is missing.
+/// UW's `\Marked` (non-empty, modified after it was last read) for the file
+/// at `path` (INBOX); `false` if it is missing.
 pub fn is_marked_file(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && is_marked(&m))
 }
