@@ -30,6 +30,8 @@ options:
   --inbox PATH       INBOX file (default: $MAIL, else <spool dir>/<user>;
                      spool dir /var/mail)
   --mail-dir DIR     directory of the other mailboxes (default: ~/mail)
+  --home DIR         home directory (default: from the password database); holds
+                     the subscription list .mailboxlist and a relative --mail-dir
   --config FILE      configuration file (default: /etc/mbox-imapd.conf if it exists)
   --log TARGET       syslog (default) or stderr
   --demo             serve a sample mailbox copied into a fresh temp dir, on
@@ -64,6 +66,8 @@ pub struct Config {
     pub inbox: Option<PathBuf>,
     /// `--mail-dir` or `mail_dir`; relative paths are taken from the home directory.
     pub mail_dir: PathBuf,
+    /// `--home`; `None` = the user's home directory from the password database.
+    pub home: Option<PathBuf>,
     pub spool_dir: PathBuf,
     pub config_file: Option<PathBuf>,
     pub log: LogTarget,
@@ -79,6 +83,7 @@ impl Default for Config {
             preauth: false,
             inbox: None,
             mail_dir: PathBuf::from("mail"),
+            home: None,
             spool_dir: PathBuf::from("/var/mail"),
             config_file: None,
             log: LogTarget::Syslog,
@@ -142,6 +147,7 @@ pub fn parse(
             "--demo" => demo = true,
             "--inbox" => config.inbox = Some(value("--inbox")?),
             "--mail-dir" => mail_dir = Some(value("--mail-dir")?),
+            "--home" => config.home = Some(value("--home")?),
             "--config" => config.config_file = Some(value("--config")?),
             "--log" => {
                 let v = value("--log")?;
@@ -262,7 +268,15 @@ mod tests {
     #[test]
     fn options() {
         let Action::Serve(c) = parse(
-            args(&["--preauth", "--inbox", "/tmp/x", "--log", "stderr"]),
+            args(&[
+                "--preauth",
+                "--inbox",
+                "/tmp/x",
+                "--log",
+                "stderr",
+                "--home",
+                "/h",
+            ]),
             no_file,
         )
         .unwrap() else {
@@ -270,6 +284,7 @@ mod tests {
         };
         assert!(c.preauth);
         assert_eq!(c.inbox, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(c.home, Some(PathBuf::from("/h")));
         assert_eq!(c.log, LogTarget::Stderr);
         assert_eq!(parse(args(&["--help"]), no_file), Ok(Action::Help));
         assert!(matches!(

@@ -112,6 +112,7 @@ mod tests {
         let (r, mut w) = pipe();
         w.write_all(b"a IDLE\r\nDONE\r\nb LOGOUT\r\n").unwrap();
         let context = crate::command::Context {
+            home: "/nonexistent/mbox-imapd-test/home".into(),
             user: "u".into(),
             host: "h".into(),
             inbox: "/nonexistent/mbox-imapd-test/u".into(),

@@ -78,6 +78,7 @@ fn serve(config: &Config) -> ExitCode {
             host: host_name(),
             inbox: PathBuf::new(),
             mail_dir: PathBuf::new(),
+            home: PathBuf::new(),
             locking: config.lock_settings(),
         },
     };
@@ -121,10 +122,10 @@ fn user_context(config: &Config) -> Result<Context, String> {
     let user = nix::unistd::User::from_uid(uid)
         .map_err(|e| format!("looking up uid {uid}: {e}"))?
         .ok_or_else(|| format!("uid {uid} has no passwd entry"))?;
-    let home = if user.dir.as_os_str().is_empty() {
-        PathBuf::from("/")
-    } else {
-        user.dir.clone()
+    let home = match &config.home {
+        Some(home) => home.clone(),
+        None if user.dir.as_os_str().is_empty() => PathBuf::from("/"),
+        None => user.dir.clone(),
     };
     let inbox = config
         .inbox
@@ -140,6 +141,7 @@ fn user_context(config: &Config) -> Result<Context, String> {
         host: host_name(),
         inbox,
         mail_dir: home.join(&config.mail_dir),
+        home,
         locking: config.lock_settings(),
     })
 }
@@ -193,6 +195,7 @@ fn demo(config: Config) -> ExitCode {
         host: host_name(),
         inbox,
         mail_dir,
+        home: dir,
         locking: config.lock_settings(),
     };
     run(context, Start::Preauth)

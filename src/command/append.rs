@@ -129,6 +129,7 @@ mod tests {
     #[test]
     fn refused_before_touching_any_file() {
         let ctx = Context {
+            home: "/nonexistent/mbox-imapd-test/home".into(),
             user: "u".into(),
             host: "h".into(),
             inbox: "/nonexistent/mbox-imapd/u".into(),

@@ -1,18 +1,35 @@
 //! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2), and turning a client's
 //! mailbox name into a file path.
 //!
-//! Names: `INBOX` (any case) is the spool file; every other name is a file
-//! under the mail directory. A name may never reach outside that directory:
-//! absolute names, `~user` names, `..` components and control characters are
-//! refused here, before any file is touched. (The full folder tree, symlink
-//! checks and modified UTF-7 validation come with LIST/CREATE.)
+//! Names: `INBOX` (any case) is the spool file; every other name is a path
+//! relative to the mail directory, levels separated by `/`, spelt in modified
+//! UTF-7 (RFC 3501 §5.1.3), which is also the file name on disk (as UW imapd
+//! and Dovecot store it). The hard part is confinement: a name must never
+//! reach outside the user's INBOX and mail directory. [`check_name`] refuses,
+//! before any file is touched, everything that could: absolute paths, `~user`,
+//! `..`, empty levels, NUL and control characters, 8-bit bytes, and names that
+//! are not canonical modified UTF-7 (two spellings of one name would be two
+//! files). Dotfiles and `*.lock` names are reserved: they are our state, UW's
+//! and Dovecot's files, and other mailboxes' dotlocks. Then
+//! [`mailstore::folders::escape`] refuses names that exist and lead outside
+//! through a symbolic link. Every refusal is a NO with the reason, and a
+//! warning in the log.
 
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::{CommandError, Completion, Context, Selected};
-use crate::mailstore::{Access, Mailbox, StoreError};
+use crate::mailstore::{self, Access, Mailbox, StoreError};
+use crate::names;
 use crate::response::{Code, ResponseWriter, Status};
+
+/// Longest name accepted, in octets (file systems allow 4096 for the whole
+/// path, 255 per level).
+const MAX_NAME_OCTETS: usize = 1024;
+/// Longest level of a name (NAME_MAX).
+const MAX_LEVEL_OCTETS: usize = 255;
 
 /// SELECT (read-write) or EXAMINE (read-only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,34 +61,63 @@ pub fn resolve(ctx: &Context, name: &[u8]) -> Result<Resolved, CommandError> {
             "refused mailbox name {:?}: {why}",
             String::from_utf8_lossy(name)
         );
-        Err(CommandError::no_code(
-            Code::Cannot,
-            format!("Invalid mailbox name: {why}"),
-        ))
+        CommandError::no_code(Code::Cannot, format!("Invalid mailbox name: {why}"))
     };
-    let Ok(text) = std::str::from_utf8(name) else {
-        return refuse("not 7-bit (use modified UTF-7)");
-    };
-    if text.is_empty() {
-        return refuse("empty");
+    check_name(name).map_err(refuse)?;
+    let path = ctx.mail_dir.join(OsStr::from_bytes(name));
+    if let Some(why) = mailstore::folders::escape(&ctx.mail_dir, &ctx.inbox, &path) {
+        return Err(refuse(why));
     }
-    if text.bytes().any(|b| b < 0x20 || b == 0x7f || b >= 0x80) {
-        return refuse("control or 8-bit characters");
-    }
-    if text.starts_with('/') || text.starts_with('~') || text.starts_with('#') {
-        return refuse("outside your mail directory");
-    }
-    if text
-        .split('/')
-        .any(|c| c.is_empty() || c == "." || c == "..")
-    {
-        return refuse("empty, . or .. component");
-    }
+    // check_name accepted only printable ASCII.
+    let text = std::str::from_utf8(name).map_err(|_| refuse("not 7-bit"))?;
     Ok(Resolved {
         name: text.to_owned(),
-        path: ctx.mail_dir.join(text),
+        path,
         is_inbox: false,
     })
+}
+
+/// Why `name` cannot name a mailbox under the mail directory, if it cannot.
+/// Only the syntax is checked here; [`resolve`] also checks symbolic links.
+pub fn check_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("empty name");
+    }
+    if name.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err("control characters (NUL, CR, LF, ...) are not allowed");
+    }
+    if name.iter().any(|&b| b >= 0x80) {
+        return Err("8-bit characters are not allowed (use modified UTF-7)");
+    }
+    if name.len() > MAX_NAME_OCTETS {
+        return Err("name too long");
+    }
+    if name
+        .get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"INBOX/"))
+    {
+        return Err("INBOX cannot have inferior mailboxes");
+    }
+    match name.first() {
+        Some(b'/') => return Err("absolute paths are not allowed"),
+        Some(b'~') => return Err("other users' mailboxes (~user) are not accessible"),
+        Some(b'#') => return Err("only the personal namespace \"\" exists"),
+        _ => {}
+    }
+    for level in name.split(|&b| b == b'/') {
+        match level {
+            [] => return Err("empty hierarchy level (// or a trailing /)"),
+            b"." | b".." => return Err(". and .. are not allowed"),
+            [b'.', ..] => return Err("names starting with a dot are reserved"),
+            _ if level.ends_with(b".lock") => return Err("names ending in .lock are reserved"),
+            _ if level.len() > MAX_LEVEL_OCTETS => return Err("hierarchy level too long"),
+            _ => {}
+        }
+    }
+    if names::decode(name).is_err() {
+        return Err("not valid modified UTF-7 (RFC 3501 section 5.1.3)");
+    }
+    Ok(())
 }
 
 /// Opens the mailbox and writes the SELECT/EXAMINE untagged responses, in the
@@ -87,6 +133,8 @@ pub fn select<W: Write>(
         Mode::Select => Access::ReadWrite,
         Mode::Examine => Access::ReadOnly,
     };
+    // Mailbox::open would block on a FIFO and fail obscurely on a socket.
+    mailstore::folders::check_regular_file(&target.path)?;
     let mailbox = match Mailbox::open(&target.path, wanted, &ctx.locking) {
         Ok(m) => m,
         // A spool INBOX that has never received mail is an empty mailbox.
@@ -146,7 +194,8 @@ mod tests {
             user: "u".into(),
             host: "h".into(),
             inbox: "/var/mail/u".into(),
-            mail_dir: "/home/u/mail".into(),
+            mail_dir: "/nonexistent/home/u/mail".into(),
+            home: "/nonexistent/home/u".into(),
             locking: Default::default(),
         }
     }
@@ -162,19 +211,42 @@ mod tests {
     fn names_stay_inside_the_mail_dir() {
         assert_eq!(
             resolve(&ctx(), b"Work/2024").unwrap().path,
-            PathBuf::from("/home/u/mail/Work/2024")
+            PathBuf::from("/nonexistent/home/u/mail/Work/2024")
         );
-        for bad in [
-            &b"../etc/passwd"[..],
-            b"/etc/passwd",
-            b"~root/x",
-            b"a/../../b",
-            b"a\0b",
-            b"",
-            b"a//b",
-            b"x\n",
-        ] {
-            assert!(resolve(&ctx(), bad).is_err(), "{bad:?}");
+        assert_eq!(resolve(&ctx(), b"&ZeVnLIqe-").unwrap().name, "&ZeVnLIqe-");
+        let refused: &[(&[u8], &str)] = &[
+            (b"../etc/passwd", ". and .."),
+            (b"/etc/passwd", "absolute"),
+            (b"~root/x", "~user"),
+            (b"#news.x", "namespace"),
+            (b"a/../../b", ". and .."),
+            (b"a\0b", "control"),
+            (b"x\n", "control"),
+            (b"x\x7f", "control"),
+            (b"", "empty"),
+            (b"a//b", "empty hierarchy"),
+            (b"a/", "empty hierarchy"),
+            (b"INBOX/x", "INBOX cannot"),
+            (b"inbox/x", "INBOX cannot"),
+            (b".mailboxlist", "dot"),
+            (b"a/.hidden", "dot"),
+            (b"a.lock", ".lock"),
+            (b"caf\xc3\xa9", "8-bit"),
+            (b"a&b", "modified UTF-7"),
+            (b"&AGE-", "modified UTF-7"),
+            (b"&ZeVnLIqe", "modified UTF-7"),
+        ];
+        for (bad, why) in refused {
+            let err = resolve(&ctx(), bad).unwrap_err();
+            let CommandError::No { code, text } = err else {
+                panic!("{bad:?}")
+            };
+            assert_eq!(code, Some(Code::Cannot));
+            assert!(text.contains(why), "{bad:?}: {text}");
         }
+        let long = vec![b'a'; 256];
+        assert!(check_name(&long).is_err());
+        assert!(check_name(&vec![b'a'; 255]).is_ok());
+        assert!(check_name(&[b"a/".repeat(600), b"a".to_vec()].concat()).is_err());
     }
 }

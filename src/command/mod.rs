@@ -10,9 +10,12 @@ pub mod append;
 pub mod copy;
 pub mod expunge;
 pub mod fetch;
+pub mod folder;
 pub mod idle;
+pub mod list;
 pub mod mailbox;
 pub mod search;
+pub mod status;
 pub mod store;
 pub mod updates;
 
@@ -35,6 +38,8 @@ pub struct Context {
     pub inbox: PathBuf,
     /// The directory that holds the user's other mailboxes (normally `~/mail`).
     pub mail_dir: PathBuf,
+    /// The user's home directory: where UW's subscription list `.mailboxlist` is.
+    pub home: PathBuf,
     pub locking: LockSettings,
 }
 

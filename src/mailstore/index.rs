@@ -163,14 +163,14 @@ pub fn build(
 
 /// What message 1 says about the mailbox (§7.1).
 #[derive(Debug, Default)]
-struct FirstMessageMeta {
-    pseudo_message: bool,
-    uid_validity: Option<UidValidity>,
-    last_uid: u32,
-    keywords: Vec<String>,
+pub(super) struct FirstMessageMeta {
+    pub(super) pseudo_message: bool,
+    pub(super) uid_validity: Option<UidValidity>,
+    pub(super) last_uid: u32,
+    pub(super) keywords: Vec<String>,
 }
 
-fn first_message_meta(text: &[u8]) -> FirstMessageMeta {
+pub(super) fn first_message_meta(text: &[u8]) -> FirstMessageMeta {
     let header = text.get(..headers::header_length(text)).unwrap_or(text);
     let mut meta = FirstMessageMeta::default();
     let mut seen = false;
@@ -307,7 +307,7 @@ fn entry(
 
 /// A message's `X-UID` header(s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum XUid {
+pub(super) enum XUid {
     Missing,
     Value(u32),
     /// More than one `X-UID` (UW: "already has UID").
@@ -315,7 +315,7 @@ enum XUid {
 }
 
 /// UIDs in file order under the rules of §6.3.
-struct UidAssigner {
+pub(super) struct UidAssigner {
     /// The highest UID so far (declared last UID included); `None` once the
     /// UIDs are found unusable (or were never trusted: no UIDVALIDITY).
     last: Option<u32>,
@@ -326,7 +326,7 @@ struct UidAssigner {
 }
 
 impl UidAssigner {
-    fn new(declared_last: Option<u32>) -> Self {
+    pub(super) fn new(declared_last: Option<u32>) -> Self {
         UidAssigner {
             last: declared_last,
             previous: 0,
@@ -335,7 +335,7 @@ impl UidAssigner {
     }
 
     /// The UID of message `seq`, or `None` if the UIDs are unusable.
-    fn next(&mut self, x_uid: XUid, seq: usize, name: &Path) -> Option<Uid> {
+    pub(super) fn next(&mut self, x_uid: XUid, seq: usize, name: &Path) -> Option<Uid> {
         let last = self.last?;
         let uid = match x_uid {
             XUid::Value(uid) if uid > self.previous => uid,
@@ -368,7 +368,7 @@ impl UidAssigner {
     }
 
     /// UIDNEXT, or `None` if the UIDs are unusable.
-    fn finish(&self) -> Option<Uid> {
+    pub(super) fn finish(&self) -> Option<Uid> {
         self.last?.checked_add(1).and_then(Uid::new)
     }
 }

@@ -10,14 +10,18 @@
 //!
 //! Layout: [`scan`] finds message boundaries (pure), [`headers`] reads and
 //! hides UW's metadata headers (pure), [`index`] turns both into the compact
-//! per-message index (pure), [`mmap`] and [`lock`] are the only code here that
-//! makes syscalls.
+//! per-message index (pure), [`mmap`] and [`lock`] are the syscalls of the read
+//! path. [`folders`] owns the tree around the mailboxes (directories, created,
+//! deleted and renamed files, the UIDVALIDITY record, the subscription list)
+//! and [`status`] counts a mailbox for STATUS without indexing it.
 
+pub mod folders;
 pub mod headers;
 pub mod index;
 pub mod lock;
 pub mod mmap;
 pub mod scan;
+pub mod status;
 pub mod write;
 
 use std::fs::{File, OpenOptions};

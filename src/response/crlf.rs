@@ -16,7 +16,11 @@ pub fn crlf_len(src: &[u8]) -> u64 {
     // each hit) are several times faster than one pass that stops at every LF,
     // and this runs over every byte of the mailbox at SELECT.
     let lf = memchr_iter(b'\n', src).count() as u64;
-    let cr = if memchr(b'\r', src).is_some() { memchr_iter(b'\r', src).count() as u64 } else { 0 };
+    let cr = if memchr(b'\r', src).is_some() {
+        memchr_iter(b'\r', src).count() as u64
+    } else {
+        0
+    };
     src.len() as u64 + lf - cr
 }
 

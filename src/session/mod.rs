@@ -209,7 +209,10 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS");
+        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
+        let mut caps = String::from(
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS NAMESPACE CHILDREN STATUS=SIZE",
+        );
         if matches!(self.state, State::NotAuthenticated) {
             // Logins are not accepted until the authentication backends exist.
             caps.push_str(" LOGINDISABLED");
@@ -550,10 +553,36 @@ impl Session {
                 date,
                 message,
             } => command::append::append(&self.context, &mailbox.0, &flags, date, &message),
+            C::List { reference, pattern } => {
+                command::list::list(&self.context, &reference.0, &pattern.0, out)
+            }
+            C::Lsub { reference, pattern } => {
+                command::list::lsub(&self.context, &reference.0, &pattern.0, out)
+            }
+            C::Namespace => command::list::namespace(out),
+            C::Status { mailbox, items } => {
+                command::status::status(&self.context, self.selected_ref(), &mailbox.0, &items, out)
+            }
+            C::Create { mailbox } => command::folder::create(&self.context, &mailbox.0),
+            C::Delete { mailbox } => command::folder::delete(&self.context, &mailbox.0),
+            C::Rename { from, to } => {
+                let selected = self.selected_ref().map(|s| s.mailbox.path());
+                command::folder::rename(&self.context, &from.0, &to.0, selected)
+            }
+            C::Subscribe { mailbox } => command::folder::subscribe(&self.context, &mailbox.0),
+            C::Unsubscribe { mailbox } => command::folder::unsubscribe(&self.context, &mailbox.0),
             other => Err(CommandError::no_code(
                 Code::Cannot,
                 format!("{} is not supported by this version", other.name()),
             )),
+        }
+    }
+
+    /// The selected mailbox, if any (STATUS answers it from its index).
+    fn selected_ref(&self) -> Option<&command::Selected> {
+        match &self.state {
+            State::Selected(sel) => Some(sel),
+            _ => None,
         }
     }
 
@@ -614,6 +643,7 @@ mod tests {
             host: "mailhost".into(),
             inbox: "/nonexistent/mbox-imapd-test/alice".into(),
             mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
+            home: "/nonexistent/mbox-imapd-test".into(),
             locking: Default::default(),
         };
         Session::new(context, start)
@@ -649,13 +679,13 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS LOGINDISABLED] \
-             mailhost"
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS NAMESPACE CHILDREN STATUS=SIZE \
+             LOGINDISABLED] mailhost"
         ));
     }
 
@@ -767,6 +797,7 @@ mod tests {
         let inbox = dir.path().join("inbox");
         std::fs::write(&inbox, mbox).unwrap();
         let context = Context {
+            home: "/nonexistent/mbox-imapd-test/home".into(),
             user: "alice".into(),
             host: "mailhost".into(),
             inbox: inbox.clone(),

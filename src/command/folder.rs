@@ -1,0 +1,164 @@
+//! CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 3501 §6.3.3-§6.3.7).
+//!
+//! The handlers decide what a name means (INBOX, a folder, a mailbox; the
+//! trailing delimiter of CREATE) and which RFC rule applies; the file work is
+//! `mailstore::folders`. The hard cases are INBOX's: it always exists, so it
+//! cannot be created, deleted or renamed onto; it has no inferiors; and
+//! RENAME INBOX moves its messages into a new mailbox and empties the spool
+//! file in place (folders/inbox.rs), which this session refuses while it has
+//! INBOX selected, since emptying the file under its own map would fault.
+//!
+//! [`From<FolderError>`](FolderError) is the one place a folder error becomes
+//! a client answer: the detail is logged, the client gets the reason.
+
+use std::path::Path;
+
+use super::mailbox::resolve;
+use super::{CommandError, CommandResult, Completion, Context};
+use crate::mailstore::folders::{self, FolderError, Tree};
+use crate::response::Code;
+
+/// CREATE name (RFC 3501 §6.3.3). A trailing `/` creates a folder that
+/// holds folders (a directory); otherwise a mailbox file with UW's
+/// pseudo-message. Superior folders are created as needed.
+pub fn create(ctx: &Context, name: &[u8]) -> CommandResult {
+    let (name, folder) = match name.strip_suffix(b"/") {
+        Some(stripped) if !stripped.is_empty() => (stripped, true),
+        _ => (name, false),
+    };
+    if name.eq_ignore_ascii_case(b"INBOX") {
+        return Err(already_exists("INBOX always exists"));
+    }
+    let target = resolve(ctx, name)?;
+    if folder {
+        folders::create_folder(&target.path)?;
+    } else {
+        folders::create_mailbox(&ctx.mail_dir, &target.path, &ctx.host)?;
+    }
+    Ok(Completion::done("CREATE"))
+}
+
+/// DELETE name (RFC 3501 §6.3.4).
+pub fn delete(ctx: &Context, name: &[u8]) -> CommandResult {
+    let name = name
+        .strip_suffix(b"/")
+        .filter(|n| !n.is_empty())
+        .unwrap_or(name);
+    let target = resolve(ctx, name)?;
+    if target.is_inbox {
+        return Err(CommandError::no_code(
+            Code::Cannot,
+            "INBOX cannot be deleted",
+        ));
+    }
+    let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
+    folders::delete(&tree, &target.path, &ctx.locking)?;
+    Ok(Completion::done("DELETE"))
+}
+
+/// RENAME from to (RFC 3501 §6.3.5). `selected` is the file of the mailbox
+/// this session has selected, if any.
+pub fn rename(ctx: &Context, from: &[u8], to: &[u8], selected: Option<&Path>) -> CommandResult {
+    let trim = |n: &'_ [u8]| -> Vec<u8> {
+        n.strip_suffix(b"/")
+            .filter(|n| !n.is_empty())
+            .unwrap_or(n)
+            .to_vec()
+    };
+    let (from, to) = (trim(from), trim(to));
+    let source = resolve(ctx, &from)?;
+    let target = resolve(ctx, &to)?;
+    if target.is_inbox {
+        return Err(already_exists("INBOX always exists"));
+    }
+    if source.is_inbox {
+        if selected == Some(ctx.inbox.as_path()) {
+            return Err(CommandError::no_code(
+                Code::InUse,
+                "INBOX is selected; CLOSE or UNSELECT it before renaming it",
+            ));
+        }
+        folders::rename_inbox(
+            &ctx.mail_dir,
+            &ctx.inbox,
+            &target.path,
+            &ctx.host,
+            &ctx.locking,
+        )?;
+        return Ok(Completion::done("RENAME"));
+    }
+    let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
+    folders::rename(&tree, &source.path, &target.path, &ctx.locking)?;
+    Ok(Completion::done("RENAME"))
+}
+
+/// SUBSCRIBE name (RFC 3501 §6.3.6): any valid name, existing or not (the
+/// RFC allows either); INBOX is stored as `INBOX`.
+pub fn subscribe(ctx: &Context, name: &[u8]) -> CommandResult {
+    let target = resolve(ctx, name)?;
+    folders::subscribe(&ctx.home, target.name.as_bytes())?;
+    Ok(Completion::done("SUBSCRIBE"))
+}
+
+/// UNSUBSCRIBE name (RFC 3501 §6.3.7). The name is not checked: whatever
+/// is in the list (even a name UW stored in 8-bit) can be removed.
+pub fn unsubscribe(ctx: &Context, name: &[u8]) -> CommandResult {
+    if !folders::unsubscribe(&ctx.home, name)? {
+        return Err(CommandError::no_code(
+            Code::Nonexistent,
+            "Not subscribed to that mailbox",
+        ));
+    }
+    Ok(Completion::done("UNSUBSCRIBE"))
+}
+
+fn already_exists(text: &str) -> CommandError {
+    CommandError::no_code(Code::Other("ALREADYEXISTS".into()), text)
+}
+
+impl From<FolderError> for CommandError {
+    fn from(e: FolderError) -> Self {
+        if let FolderError::Store(store) = e {
+            return store.into();
+        }
+        log::warn!("folder operation refused: {e}");
+        match e {
+            FolderError::Exists { .. } => already_exists("Mailbox already exists"),
+            FolderError::Missing { .. } => {
+                CommandError::no_code(Code::Nonexistent, "No such mailbox")
+            }
+            // RFC 9051's code for exactly this; RFC 3501 clients ignore it.
+            FolderError::HasChildren { .. } => CommandError::no_code(
+                Code::Other("HASCHILDREN".into()),
+                "Folder has inferior mailboxes; delete them first",
+            ),
+            FolderError::NotEmpty { .. } => {
+                CommandError::no_code(Code::Cannot, "Folder holds files that are not mailboxes")
+            }
+            FolderError::ParentNotFolder { .. } => CommandError::no_code(
+                Code::Cannot,
+                "A superior name is a mailbox, which cannot hold other mailboxes",
+            ),
+            FolderError::NotMailbox { .. } => {
+                CommandError::no_code(Code::Cannot, "Not a mailbox in a format this server reads")
+            }
+            FolderError::IntoItself { .. } => {
+                CommandError::no_code(Code::Cannot, "Cannot move a folder into itself")
+            }
+            FolderError::Io { source, .. } => match source.raw_os_error() {
+                Some(nix::libc::EACCES | nix::libc::EPERM | nix::libc::EROFS) => {
+                    CommandError::no_code(Code::Other("NOPERM".into()), "Permission denied")
+                }
+                Some(nix::libc::ENOSPC | nix::libc::EDQUOT) => CommandError::no_code(
+                    Code::OverQuota,
+                    "Not enough disk space or quota; nothing was changed",
+                ),
+                Some(nix::libc::ENAMETOOLONG) => {
+                    CommandError::no_code(Code::Cannot, "Mailbox name too long")
+                }
+                _ => CommandError::no_code(Code::ServerBug, "The operation failed"),
+            },
+            FolderError::Store(_) => CommandError::no_code(Code::ServerBug, "The operation failed"),
+        }
+    }
+}
