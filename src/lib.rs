@@ -15,12 +15,14 @@
 
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod command;
 pub mod config;
 pub mod connection;
 pub mod mailstore;
 pub mod mime;
 pub mod names;
+pub mod net;
 pub mod parser;
 pub mod response;
 pub mod session;

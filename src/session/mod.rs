@@ -7,16 +7,19 @@
 //! strings and a `Vec<u8>`.
 
 pub mod framer;
+pub mod login;
 pub mod state;
 
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::command::{self, CommandError, Context};
 use crate::parser::{self, ast::CommandBody};
 use crate::response::{Code, ResponseWriter, Status};
 use framer::{Frame, Framer, Limits};
+use login::{Handled, Intercepted};
+pub use login::{LoginSetup, Tls};
 use state::State;
 
 /// How the session starts (RFC 3501 §7.1.1 / §7.1.4).
@@ -29,12 +32,18 @@ pub enum Start {
     Preauth,
 }
 
-/// Whether the caller should keep reading.
+/// Whether the caller should keep reading, or act first (see login.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
     Continue,
     /// LOGOUT was answered (or the stream cannot be resynchronised): close.
     Close,
+    /// Credentials were accepted: become the user, then `complete_login`.
+    Login,
+    /// STARTTLS was answered: run the TLS handshake, then `tls_started`.
+    StartTls,
+    /// A login failed: wait this long without reading, then `resume`.
+    Delay(Duration),
 }
 
 /// Counters for the end-of-session log line.
@@ -51,6 +60,8 @@ pub struct Session {
     state: State,
     framer: Framer,
     stats: Stats,
+    /// Started as root: logins, STARTTLS, failure limits (login.rs).
+    login: Option<Box<login::Login>>,
 }
 
 impl Session {
@@ -65,6 +76,7 @@ impl Session {
             state,
             framer: Framer::new(limits),
             stats: Stats::default(),
+            login: None,
         }
     }
 
@@ -100,7 +112,24 @@ impl Session {
     ) -> io::Result<Flow> {
         self.stats.bytes_in += bytes.len() as u64;
         self.framer.push(bytes);
+        if let Some(flow) = self.paused_flow() {
+            // Waiting for the caller (login.rs): keep the bytes for later.
+            return Ok(flow);
+        }
+        self.drain(out)
+    }
+
+    /// Runs every command the buffered input completes.
+    fn drain<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<Flow> {
         while let Some(frame) = self.framer.next() {
+            let frame = match self.login_frame(frame, out)? {
+                Handled::Yes(Flow::Continue) => continue,
+                Handled::Yes(flow) => {
+                    out.flush()?;
+                    return Ok(flow);
+                }
+                Handled::No(frame) => frame,
+            };
             match frame {
                 Frame::ContinuationRequest => out.continuation("Ready for literal data")?,
                 Frame::Rejected { tag, error } => {
@@ -111,9 +140,10 @@ impl Session {
                     }
                 }
                 Frame::Command(bytes) => {
-                    if self.run(&bytes, out)? == Flow::Close {
+                    let flow = self.run(&bytes, out)?;
+                    if flow != Flow::Continue {
                         out.flush()?;
-                        return Ok(Flow::Close);
+                        return Ok(flow);
                     }
                 }
             }
@@ -133,7 +163,9 @@ impl Session {
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
         let mut caps = String::from("IMAP4rev1 LITERAL+ ID ENABLE UNSELECT");
-        if matches!(self.state, State::NotAuthenticated) {
+        if let Some(login) = self.login_capabilities() {
+            caps.push_str(&login);
+        } else if matches!(self.state, State::NotAuthenticated) {
             // Logins are not accepted until the authentication backends exist.
             caps.push_str(" LOGINDISABLED");
         }
@@ -160,10 +192,15 @@ impl Session {
             out.tagged(&tag, Status::Bad, None, why)?;
             return Ok(Flow::Continue);
         }
+        // Before login, LOGIN/AUTHENTICATE/STARTTLS are login.rs's.
+        let body = match self.login_command(&tag, command.body, out)? {
+            Intercepted::Done(flow) => return Ok(flow),
+            Intercepted::Pass(body) => body,
+        };
         // Last line of defence: a bug in a handler must not leave a half-written
         // response and a dead process. The stream may be mid-literal, so the only
         // safe answer is BYE; the panic itself is logged by the hook `main` installs.
-        let result = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(command.body, out)));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(body, out)));
         let Ok(result) = result else {
             log::error!("internal error in {name} (tag {tag}); ending the session");
             out.untagged_status(
