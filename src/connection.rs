@@ -1,40 +1,255 @@
-//! The loop between a [`Session`] and a byte stream: read what the client
-//! sent, hand it to the session, and stop at LOGOUT or end of input. The
-//! session flushes its output before every wait for input.
+//! The loop between a [`Session`] and the client's stream: read what the
+//! client sent, hand it to the session, and act on what the session asks of
+//! its caller: wait out a failed login's delay, become the user after a
+//! login, run the TLS handshake after STARTTLS. It ends at LOGOUT, end of
+//! input, or autologout.
 //!
-//! Generic over `Read`/`Write`: `main` passes stdin and stdout; nothing here
-//! names them.
+//! Autologout (RFC 3501 §5.4): each wait for input is bounded, by
+//! `login_timeout` before login and `autologout` after it (at least 30
+//! minutes by the RFC). When it expires the client gets
+//! `* BYE Autologout; idle for too long`. (IDLE, when it comes, is bounded by
+//! `idle`.)
+//!
+//! Generic over [`Transport`]: `main` passes the fd stream; tests pass an
+//! in-memory one. The stream is the `ResponseWriter`'s inner writer, and is
+//! read through it, so TLS can wrap both directions at once.
 
-use std::io::{self, Read, Write};
+use std::io;
+use std::time::Duration;
 
+use crate::auth::UserInfo;
+use crate::command::Context;
 use crate::response::ResponseWriter;
 use crate::session::{Flow, Session};
+use crate::transport::Transport;
 
 /// Read size: a typical command fits many times; a 64 MB APPEND literal goes
 /// through in 16 KB steps.
 const READ_CHUNK_OCTETS: usize = 16 * 1024;
 
-/// Greets, then serves commands until LOGOUT or end of input.
-pub fn serve<R: Read, W: Write>(
+/// How long the client may be silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Before login (and during the TLS handshake).
+    pub login: Duration,
+    /// After login, between commands.
+    pub autologout: Duration,
+    /// Longest IDLE (RFC 2177), for the IDLE command.
+    pub idle: Duration,
+}
+
+/// What the caller does on the session's behalf after a login.
+pub trait Edge {
+    /// Becomes `user` (drops root) and returns the user's context; `Err`
+    /// (already logged) ends the session with BYE.
+    fn become_user(&mut self, user: &UserInfo) -> Result<Context, String>;
+}
+
+/// How the session ended, for the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// LOGOUT, or the session said BYE (too many failed logins, a login that
+    /// could not be served).
+    Closed,
+    EndOfInput,
+    Autologout,
+    TlsFailed,
+}
+
+/// Greets, then serves commands until LOGOUT, end of input or autologout.
+/// `timeouts: None` waits forever (a tunnel). I/O errors are returned; EPIPE
+/// and ECONNRESET among them mean the client went away, which the caller
+/// treats as a clean end.
+pub fn serve<T: Transport>(
     session: &mut Session,
-    mut input: R,
-    out: &mut ResponseWriter<W>,
-) -> io::Result<()> {
+    out: &mut ResponseWriter<T>,
+    timeouts: Option<Timeouts>,
+    edge: &mut dyn Edge,
+) -> io::Result<End> {
     session.greeting(out)?;
     let mut buf = vec![0u8; READ_CHUNK_OCTETS];
     loop {
-        let n = match input.read(&mut buf) {
+        let timeout = timeouts.map(|t| {
+            if session.is_authenticated() {
+                t.autologout
+            } else {
+                t.login
+            }
+        });
+        out.get_mut().set_read_timeout(timeout);
+        let n = match out.get_mut().read(&mut buf) {
             Ok(0) => {
                 session.end_of_input();
-                return Ok(());
+                return Ok(End::EndOfInput);
             }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                session.autologout(out)?;
+                return Ok(End::Autologout);
+            }
             Err(e) => return Err(e),
         };
         // `n <= buf.len()` by the Read contract.
-        if session.receive(&buf[..n], out)? == Flow::Close {
-            return Ok(());
+        let flow = session.receive(&buf[..n], out)?;
+        if let Some(end) = follow(session, out, edge, flow)? {
+            return Ok(end);
         }
+    }
+}
+
+/// Acts on `flow` until the session wants input again (`None`) or is done.
+fn follow<T: Transport>(
+    session: &mut Session,
+    out: &mut ResponseWriter<T>,
+    edge: &mut dyn Edge,
+    mut flow: Flow,
+) -> io::Result<Option<End>> {
+    loop {
+        flow = match flow {
+            Flow::Continue => return Ok(None),
+            Flow::Close => return Ok(Some(End::Closed)),
+            Flow::Delay(d) => {
+                out.flush()?;
+                std::thread::sleep(d);
+                session.resume(out)?
+            }
+            Flow::Login => {
+                let Some(user) = session.authenticated_user().cloned() else {
+                    return Ok(Some(End::Closed));
+                };
+                match edge.become_user(&user) {
+                    Ok(context) => session.complete_login(context, out)?,
+                    Err(_) => session.abort_login(out)?,
+                }
+            }
+            Flow::StartTls => {
+                out.flush()?;
+                match out.get_mut().start_tls() {
+                    Ok(()) => {
+                        session.tls_started();
+                        let peer = session.peer().map(|p| p.to_string()).unwrap_or_default();
+                        let tls = out.get_mut().tls_description().unwrap_or_default();
+                        log::info!("event=starttls {peer} {tls}");
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        // Nothing more can be said: the stream is neither
+                        // plaintext nor TLS any more.
+                        log::info!("event=tls-failed reason={:?}", e.to_string());
+                        return Ok(Some(End::TlsFailed));
+                    }
+                }
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// Scripted input: each entry is one read's result (`None` = time out).
+    struct Script {
+        reads: VecDeque<Option<Vec<u8>>>,
+        written: Vec<u8>,
+        timeouts: Vec<Option<Duration>>,
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.reads.pop_front() {
+                None => Ok(0),
+                Some(None) => Err(io::ErrorKind::TimedOut.into()),
+                Some(Some(bytes)) => {
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    Ok(bytes.len())
+                }
+            }
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Script {
+        fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+            self.timeouts.push(timeout);
+        }
+        fn start_tls(&mut self) -> io::Result<()> {
+            Err(io::Error::other("no TLS in this test"))
+        }
+        fn is_tls(&self) -> bool {
+            false
+        }
+        fn tls_description(&self) -> Option<String> {
+            None
+        }
+    }
+
+    struct NoEdge;
+    impl Edge for NoEdge {
+        fn become_user(&mut self, _: &UserInfo) -> Result<Context, String> {
+            Err("not in this test".into())
+        }
+    }
+
+    fn run(reads: Vec<Option<&[u8]>>) -> (End, String, Vec<Option<Duration>>) {
+        let context = Context {
+            user: "alice".into(),
+            host: "mailhost".into(),
+            inbox: "/nonexistent/mbox-imapd-test/inbox".into(),
+            mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
+            locking: Default::default(),
+        };
+        let mut session = Session::new(context, crate::session::Start::Preauth);
+        let script = Script {
+            reads: reads.into_iter().map(|r| r.map(<[u8]>::to_vec)).collect(),
+            written: Vec::new(),
+            timeouts: Vec::new(),
+        };
+        let mut out = ResponseWriter::new(script);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(60),
+            autologout: Duration::from_secs(1800),
+            idle: Duration::from_secs(1800),
+        };
+        let end = serve(&mut session, &mut out, Some(timeouts), &mut NoEdge).unwrap();
+        let script = out.into_inner().unwrap();
+        (
+            end,
+            String::from_utf8(script.written).unwrap(),
+            script.timeouts,
+        )
+    }
+
+    #[test]
+    fn silence_after_login_is_autologout() {
+        let (end, out, timeouts) = run(vec![Some(b"a NOOP\r\n"), None]);
+        assert_eq!(end, End::Autologout);
+        assert!(
+            out.ends_with("a OK NOOP completed\r\n* BYE Autologout; idle for too long\r\n"),
+            "{out}"
+        );
+        assert_eq!(timeouts, vec![Some(Duration::from_secs(1800)); 2]);
+    }
+
+    #[test]
+    fn eof_and_logout_end_cleanly() {
+        let (end, _, _) = run(vec![Some(b"a NOOP\r\n")]);
+        assert_eq!(end, End::EndOfInput);
+        let (end, out, _) = run(vec![Some(b"a LOGOUT\r\nb NOOP\r\n")]);
+        assert_eq!(end, End::Closed);
+        assert!(out.ends_with("a OK LOGOUT completed\r\n"), "{out}");
     }
 }

@@ -6,6 +6,7 @@
 //! handler runs (session/state.rs), so handlers never check again.
 
 pub mod any;
+pub mod counters;
 pub mod fetch;
 pub mod mailbox;
 pub mod search;

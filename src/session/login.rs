@@ -184,6 +184,11 @@ impl Session {
         self.login.as_ref().map(|l| &l.setup.peer)
     }
 
+    /// The user served (empty before login).
+    pub fn user(&self) -> &str {
+        &self.context.user
+    }
+
     /// Logged in (or pre-authenticated).
     pub fn is_authenticated(&self) -> bool {
         matches!(self.state, State::Authenticated | State::Selected(_))
