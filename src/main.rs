@@ -274,11 +274,10 @@ fn run(
     }
 }
 
-fn session_user(session: &Session) -> String {
-    if session.is_authenticated() {
-        session.user().to_owned()
-    } else {
-        "-".into()
+fn session_user(session: &Session) -> &str {
+    match session.user() {
+        "" => "-",
+        user => user,
     }
 }
 

@@ -310,7 +310,7 @@ impl Session {
         let started = Instant::now();
         let (selected, done) = command::mailbox::select(&self.context, name, mode, out)?;
         log::info!(
-            "select mailbox={} messages={} bytes={} ms={}",
+            "event=mailbox-open mailbox={} messages={} bytes={} ms={}",
             selected.name,
             selected.mailbox.len(),
             selected.mailbox.size(),
