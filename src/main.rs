@@ -39,6 +39,7 @@ const DEMO_INBOX: &[u8] = include_bytes!("../fixtures/demo/INBOX.mbox");
 const EX_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
+    limit_heap_growth();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let action = config::parse(args, |path: &Path| match std::fs::read_to_string(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Some(Err(e)),
@@ -434,4 +435,22 @@ fn install_logger(target: LogTarget, config: &Config) {
     }
     let s = &config.server;
     logger::install(target, s.log_facility, &s.syslog_socket);
+}
+
+/// Keeps a session's anonymous memory near its working set.
+///
+/// glibc raises its mmap threshold each time a large block is freed, after
+/// which big temporary buffers (a decoded attachment during SEARCH, an APPEND
+/// literal) come from the heap, and the freed space stays resident for the
+/// life of the process. With a fixed threshold they are mapped and unmapped
+/// each time. Measured on a 100,000-message mailbox: SEARCH TEXT left 7.4 MB
+/// anonymous without this, 4.4 MB with it (BENCHMARKS.md).
+fn limit_heap_growth() {
+    #[cfg(target_env = "gnu")]
+    #[allow(unsafe_code)]
+    // SAFETY: mallopt only changes allocator tuning; it is called once, before
+    // any other thread exists, with a valid parameter and value.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }

@@ -121,6 +121,17 @@ impl From<StoreError> for CommandError {
             StoreError::Io { .. } => {
                 CommandError::no_code(Code::ServerBug, "Mailbox could not be read")
             }
+            StoreError::Changed { .. } => {
+                CommandError::no_code(Code::ServerBug, "Mailbox was changed by another program")
+            }
+            StoreError::NoSpace { .. } => CommandError::no_code(
+                Code::OverQuota,
+                "Not enough disk space or quota; nothing was changed",
+            ),
+            StoreError::Limit { reason, .. } => CommandError::no_code(Code::Limit, reason),
+            StoreError::ReadOnly { .. } => {
+                CommandError::no_code(Code::Cannot, "Mailbox is read-only")
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod index;
 pub mod lock;
 pub mod mmap;
 pub mod scan;
+pub mod write;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -74,6 +75,23 @@ pub enum StoreError {
     NotMailbox { path: PathBuf, reason: String },
     #[error("{path}: no such mailbox")]
     Missing { path: PathBuf },
+    /// Another program changed the file in a way we cannot reconcile (it shrank,
+    /// was replaced, or our indexed bytes moved): the session must end.
+    #[error("{path}: changed by another program: {reason}")]
+    Changed { path: PathBuf, reason: String },
+    /// A write failed for lack of space (ENOSPC, EDQUOT) or the file-size limit
+    /// (EFBIG); nothing was lost and the file is as it was.
+    #[error("{path}: no space: {source}")]
+    NoSpace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A limit of the format (e.g. 30 keywords per mailbox).
+    #[error("{path}: {reason}")]
+    Limit { path: PathBuf, reason: String },
+    /// The mailbox is open read-only.
+    #[error("{path}: read-only")]
+    ReadOnly { path: PathBuf },
 }
 
 /// One message as the index keeps it. Kept small: 100,000 of these must fit in

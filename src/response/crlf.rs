@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 
-use memchr::{memchr2, memchr2_iter};
+use memchr::{memchr2_iter, memchr3};
 
 /// The length of `src` once sent: LF counts 2, CR counts 0, any other byte 1.
 pub fn crlf_len(src: &[u8]) -> u64 {
@@ -69,15 +69,19 @@ impl CrlfWindow {
         let mut written = 0u64;
         let mut rest = src;
         while !rest.is_empty() && self.remaining > 0 {
-            // Next line-end byte (LF or CR), or the whole rest.
-            let (run, tail_byte) = match memchr2(b'\n', b'\r', rest) {
+            // Next special byte (LF, CR or NUL), or the whole rest.
+            let (run, tail_byte) = match memchr3(b'\n', b'\r', b'\0', rest) {
                 Some(i) => (&rest[..i], Some(rest[i])),
                 None => (rest, None),
             };
             written += self.emit(run, out)?;
-            // A CR is squeezed out (counts 0); an LF goes out as CR LF.
-            if tail_byte == Some(b'\n') {
-                written += self.emit(b"\r\n", out)?;
+            // A CR is squeezed out (counts 0); an LF goes out as CR LF; a NUL,
+            // which no IMAP string may carry (RFC 3501 §9 CHAR8), goes out as
+            // 0x80, as UW imapd sends it: one octet for one, sizes unchanged.
+            match tail_byte {
+                Some(b'\n') => written += self.emit(b"\r\n", out)?,
+                Some(0) => written += self.emit(&[0x80], out)?,
+                _ => {}
             }
             let consumed = run.len() + usize::from(tail_byte.is_some());
             rest = &rest[consumed..];
@@ -121,6 +125,12 @@ mod tests {
     fn lf_becomes_crlf_and_cr_is_dropped() {
         assert_eq!(conv(b"a\nb\r\nc\rd"), b"a\r\nb\r\ncd");
         assert_eq!(crlf_len(b"a\nb\r\nc\rd"), 8);
+    }
+
+    #[test]
+    fn nul_goes_out_as_0x80() {
+        assert_eq!(conv(b"a\0b\n"), b"a\x80b\r\n");
+        assert_eq!(crlf_len(b"a\0b\n"), 5);
     }
 
     #[test]

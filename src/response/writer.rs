@@ -168,8 +168,7 @@ impl<W: Write> ResponseWriter<W> {
             }
             self.raw(b"\"")
         } else {
-            write!(self.out, "{{{}}}\r\n", bytes.len())?;
-            self.raw(bytes)
+            self.literal(bytes)
         }
     }
 
@@ -223,7 +222,20 @@ impl<W: Write> ResponseWriter<W> {
     /// A literal holding `bytes` verbatim (already CRLF).
     pub fn literal(&mut self, bytes: &[u8]) -> io::Result<()> {
         write!(self.out, "{{{}}}\r\n", bytes.len())?;
-        self.raw(bytes)
+        self.literal_bytes(bytes)
+    }
+
+    /// Literal content: NUL may not appear (RFC 3501 §9 CHAR8), so it goes out
+    /// as 0x80, as UW imapd sends it.
+    fn literal_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut rest = bytes;
+        while let Some(i) = memchr::memchr(0, rest) {
+            let (run, tail) = rest.split_at(i);
+            self.raw(run)?;
+            self.raw(&[0x80])?;
+            rest = tail.get(1..).unwrap_or(&[]);
+        }
+        self.raw(rest)
     }
 }
 
@@ -283,6 +295,7 @@ mod tests {
         assert_eq!(render(|w| w.string(b"x\r\ny")), b"{4}\r\nx\r\ny");
         assert_eq!(render(|w| w.string("é".as_bytes())), b"{2}\r\n\xc3\xa9");
         assert_eq!(render(|w| w.nstring(None)), b"NIL");
+        assert_eq!(render(|w| w.string(b"a\0b")), b"{3}\r\na\x80b");
         assert_eq!(render(|w| w.astring(b"INBOX")), b"INBOX");
         assert_eq!(render(|w| w.astring(b"My Box")), b"\"My Box\"");
     }

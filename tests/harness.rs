@@ -1,0 +1,64 @@
+//! Self-tests of the harness in `common/`: response framing with literals, the
+//! imap-codec second opinion and the response accessors. They need no server, so they
+//! pass or fail on the harness alone; everything else in tests/ runs the real binary.
+
+mod common;
+
+use common::{Response, check_greeting, check_with_imap_codec, response_len};
+
+#[test]
+fn response_len_frames_lines_and_literals() {
+    let cases: &[(&[u8], Option<usize>)] = &[
+        (b"", None),
+        (b"* OK", None),
+        (b"* OK done\r\n", Some(11)),
+        (b"* OK done\r\nrest", Some(11)),
+        (b"* 1 FETCH (BODY[] {5}\r\nab", None),
+        (b"* 1 FETCH (BODY[] {5}\r\na\r\nbc)", None),
+        (b"* 1 FETCH (BODY[] {5}\r\na\r\nbc)\r\n", Some(31)),
+        (b"* 1 FETCH (BODY[] {0}\r\n)\r\n", Some(26)),
+        (b"* 1 FETCH (A {2}\r\nxx B {3}\r\nyyy)\r\nz", Some(34)),
+        (b"* 1 FETCH (BODY[] {5}\r\na1 OK)\r\n", Some(31)),
+        (b"* OK {x}\r\n", Some(10)),
+    ];
+    for (input, want) in cases {
+        assert_eq!(
+            response_len(input),
+            *want,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn codec_check_accepts_valid_and_rejects_invalid() {
+    assert!(check_with_imap_codec(b"* 3 EXISTS\r\n").is_ok());
+    assert!(check_with_imap_codec(b"* 1 FETCH (BODY[] {3}\r\nabc)\r\n").is_ok());
+    assert!(check_with_imap_codec(b"a1 OK [READ-WRITE] SELECT completed\r\n").is_ok());
+    assert!(check_with_imap_codec(b"* ID (\"name\" \"x\")\r\n").is_ok());
+    assert!(check_with_imap_codec(b"* 1 FETCH (BODY[] {3}\r\na\0c)\r\n").is_err());
+    assert!(check_with_imap_codec(b"* FETCH\r\n").is_err());
+    assert!(check_with_imap_codec(b"a1 OK\n").is_err());
+    assert!(check_greeting(b"* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT SASL-IR] mbox-imapd ready, preauthenticated as u\r\n").is_ok());
+    assert!(check_greeting(b"* HELLO\r\n").is_err());
+}
+
+#[test]
+fn response_accessors() {
+    let r = Response {
+        raw: b"* 2 FETCH (BODY[] {4}\r\nab\r\n UID 3)\r\n".to_vec(),
+    };
+    assert_eq!(r.number_before("FETCH"), Some(2));
+    assert_eq!(r.literals(), vec![&b"ab\r\n"[..]]);
+    assert_eq!(r.tag(), None);
+    let t = Response {
+        raw: b"a7 NO [CANNOT] nope\r\n".to_vec(),
+    };
+    assert_eq!(t.tag(), Some(&b"a7"[..]));
+    assert_eq!(t.status(), "NO");
+    let s = Response {
+        raw: b"* SEARCH 2 19 29\r\n".to_vec(),
+    };
+    assert_eq!(s.search_numbers(), Some(vec![2, 19, 29]));
+}

@@ -1,0 +1,141 @@
+//! Python's imaplib as an independent client (tests/python/*.py), byte-exact against
+//! an independent reading of the mbox file (tests/python/mboxref.py):
+//!
+//! - `fixtures_are_served_byte_exact`: every committed fixture; UIDs equal the X-UID
+//!   headers of UW/Dovecot files; BODY[], HEADER, TEXT and each MIME part match.
+//! - `generated_10000_messages`: a 10,000-message mailbox from
+//!   `../shared/bench/gen_mbox.py`; sizes, subjects, a sample of bodies and parts, and
+//!   SEARCH hit lists against the generator's `.meta.json`.
+//!
+//! Without python3 these tests print a notice and pass, except under CI (`CI=true`),
+//! where a missing interpreter is a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{MAILBOX_FIXTURES, fixture_path, server_bin};
+
+#[test]
+fn fixtures_are_served_byte_exact() {
+    let Some(python) = python3() else { return };
+    let mut args = vec!["--server".to_string(), server_bin().display().to_string()];
+    args.extend(
+        MAILBOX_FIXTURES
+            .iter()
+            .map(|f| fixture_path(f).display().to_string()),
+    );
+    run_script(
+        &python,
+        "check_fixtures.py",
+        &args,
+        Duration::from_secs(300),
+    );
+}
+
+#[test]
+fn generated_10000_messages() {
+    let Some(python) = python3() else { return };
+    let Some(generator) = shared_file("bench/gen_mbox.py") else {
+        let msg = "../shared/bench/gen_mbox.py not found (set MBOX_IMAPD_SHARED_DIR)";
+        assert!(!in_ci(), "{msg}");
+        eprintln!("notice: {msg}; skipping the 10,000-message imaplib test");
+        return;
+    };
+    let args = [
+        "--server".to_string(),
+        server_bin().display().to_string(),
+        "--gen".to_string(),
+        generator.display().to_string(),
+        "--messages".to_string(),
+        "10000".to_string(),
+        "--seed".to_string(),
+        "42".to_string(),
+    ];
+    run_script(
+        &python,
+        "check_generated.py",
+        &args,
+        Duration::from_secs(900),
+    );
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// `python3`, if it runs; otherwise `None` after a notice, or a failure under CI.
+fn python3() -> Option<PathBuf> {
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(PathBuf::from("python3"));
+    }
+    assert!(
+        !in_ci(),
+        "python3 is required under CI (CI=true) for the imaplib tests"
+    );
+    eprintln!("notice: python3 not found; skipping the imaplib tests");
+    None
+}
+
+/// A file of the project's shared material: `$MBOX_IMAPD_SHARED_DIR`, else `../shared`
+/// beside the clone (CI), else `../../shared` (a worktree under `wt/`).
+fn shared_file(relative: &str) -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("MBOX_IMAPD_SHARED_DIR") {
+        roots.push(dir.into());
+    }
+    roots.push(manifest.join("..").join("shared"));
+    roots.push(manifest.join("..").join("..").join("shared"));
+    roots
+        .into_iter()
+        .map(|r| r.join(relative))
+        .find(|p| p.is_file())
+}
+
+/// Runs `tests/python/<script>` with a deadline; fails with its output unless it exits 0.
+fn run_script(python: &Path, script: &str, args: &[String], limit: Duration) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("python");
+    let out_path =
+        std::env::temp_dir().join(format!("mbox-imapd-{script}-{}.log", std::process::id()));
+    let out_file = std::fs::File::create(&out_path).expect("creating the log file");
+    let err_file = out_file.try_clone().expect("cloning the log file");
+    let mut child = Command::new(python)
+        .arg(dir.join(script))
+        .args(args)
+        .env("TZ", "UTC")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(out_file)
+        .stderr(err_file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {script}: {e}"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait().expect("waiting for the script") {
+            Some(status) => break Some(status),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    eprintln!("{output}");
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => panic!("{script} failed ({s}):\n{output}"),
+        None => panic!("{script} did not finish within {limit:?}:\n{output}"),
+    }
+}
