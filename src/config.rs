@@ -58,6 +58,35 @@ pub enum LogTarget {
     Stderr,
 }
 
+/// Every key the configuration file accepts (mbox-imapd.conf(5) documents
+/// each; tests/manpages.rs checks that it does).
+pub const FILE_KEYS: &[&str] = &[
+    "spool_dir",
+    "mail_dir",
+    "log",
+    "lock_timeout",
+    "dotlock",
+    "fcntl",
+    "flock",
+    "auth",
+    "pam_service",
+    "passwd_file",
+    "tls_cert",
+    "tls_key",
+    "allow_plaintext",
+    "trusted_proxies",
+    "proxy_protocol",
+    "proxy_header_timeout",
+    "login_timeout",
+    "autologout",
+    "idle_timeout",
+    "keepalive",
+    "max_message_size",
+    "auth_failure_delay",
+    "log_facility",
+    "syslog_socket",
+];
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -748,6 +777,27 @@ mod tests {
             panic!()
         };
         assert!(c.implicit_tls);
+    }
+
+    #[test]
+    fn every_listed_key_is_known() {
+        for key in FILE_KEYS {
+            let text: &'static str = Box::leak(format!("{key} = \u{1}\n").into_boxed_str());
+            match serve(text) {
+                Err(ConfigError::File { reason, .. }) => {
+                    assert!(!reason.contains("unknown key"), "{key}: {reason}")
+                }
+                // A few keys accept any text (auth is checked at the end).
+                other => assert!(
+                    !matches!(&other, Err(e) if e.to_string().contains("unknown key")),
+                    "{key}: {other:?}"
+                ),
+            }
+        }
+        assert!(matches!(
+            serve("nonsense = 1\n"),
+            Err(ConfigError::File { .. })
+        ));
     }
 
     #[test]
