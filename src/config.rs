@@ -152,7 +152,8 @@ pub enum AuthBackend {
 pub enum PlaintextPolicy {
     /// Only after TLS (or from a trusted proxy).
     Never,
-    /// Also from loopback addresses (the connection never leaves the host).
+    /// Also from loopback addresses and non-IP connections (pipes): the
+    /// connection never leaves the host.
     Loopback,
     /// Always (a private network, or a site that accepts the risk).
     Always,

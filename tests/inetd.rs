@@ -49,6 +49,7 @@ const MAIL_INFO: &str = "<22>";
 const AUTHPRIV_INFO: &str = "<86>";
 const AUTHPRIV_WARNING: &str = "<84>";
 const MAIL_WARNING: &str = "<20>";
+const MAIL_ERROR: &str = "<19>";
 
 #[test]
 fn xinetd_end_to_end() {
@@ -66,6 +67,8 @@ fn xinetd_end_to_end() {
         "proxy-trusted",
         "proxy-untrusted",
         "starttls-injection",
+        "bad-tls-key",
+        "login-timeout",
         "parallel",
     ];
     for scenario in scenarios {
@@ -185,6 +188,11 @@ fn check_logs(world: &World, logs: &[String]) {
                 "peak_rss_kb=",
             ],
         ),
+        (
+            MAIL_ERROR,
+            vec!["event=not-starting", "TLS key", "missing-key.pem"],
+        ),
+        (MAIL_INFO, vec!["event=session-end user=- end=autologout"]),
     ];
     let mut missing = Vec::new();
     for (prefix, parts) in &expectations {
@@ -256,6 +264,10 @@ struct Ports {
     imaps: u16,
     vfile: u16,
     proxy: u16,
+    /// TLS key missing: every connection gets BYE.
+    badkey: u16,
+    /// login_timeout = 1s: autologout before login.
+    short: u16,
 }
 
 /// Everything the test set up; `Drop` takes it all down again.
@@ -290,6 +302,8 @@ impl World {
                 imaps: free_port(),
                 vfile: free_port(),
                 proxy: free_port(),
+                badkey: free_port(),
+                short: free_port(),
             },
             sys_user: format!("mbxt{}", id % 1_000_000),
             sys_pass: format!("Sys-pw-{id}-x7"),
@@ -445,10 +459,16 @@ impl World {
                      trusted_proxies = 127.0.0.1\nproxy_protocol = required\n"
                 ),
             ),
+            (
+                "short.conf",
+                format!("pam_service = {pam_service}\nlogin_timeout = 1s\n"),
+            ),
         ];
         for (name, specific) in configs {
             fs::write(self.path(name), format!("{common}{specific}")).unwrap();
         }
+        let badkey = common.replace("key.pem", "missing-key.pem");
+        fs::write(self.path("badkey.conf"), badkey).unwrap();
         let bin = env!("CARGO_BIN_EXE_mbox-imapd");
         let service = |name: &str, port: u16, args: &str| {
             format!(
@@ -462,7 +482,7 @@ impl World {
         let xinetd_conf = format!(
             "defaults\n{{\n\tlog_type = FILE {d}/xinetd.log\n\
              \tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST\n\
-             \tinstances = UNLIMITED\n\tper_source = UNLIMITED\n\tcps = 1000 1\n}}\n{}{}{}{}",
+             \tinstances = UNLIMITED\n\tper_source = UNLIMITED\n\tcps = 1000 1\n}}\n{}{}{}{}{}{}",
             service(
                 "plain",
                 self.ports.plain,
@@ -483,6 +503,16 @@ impl World {
                 self.ports.proxy,
                 &format!("--config {d}/proxy.conf")
             ),
+            service(
+                "badkey",
+                self.ports.badkey,
+                &format!("--config {d}/badkey.conf")
+            ),
+            service(
+                "short",
+                self.ports.short,
+                &format!("--config {d}/short.conf")
+            ),
         );
         fs::write(self.path("xinetd.conf"), xinetd_conf).unwrap();
     }
@@ -500,12 +530,8 @@ impl World {
             .spawn()
             .unwrap();
         self.xinetd = Some(child);
-        let ports = [
-            self.ports.plain,
-            self.ports.imaps,
-            self.ports.vfile,
-            self.ports.proxy,
-        ];
+        let p = &self.ports;
+        let ports = [p.plain, p.imaps, p.vfile, p.proxy, p.badkey, p.short];
         let deadline = Instant::now() + Duration::from_secs(15);
         while !ports.iter().all(|p| listening(*p)) {
             assert!(
@@ -520,13 +546,16 @@ impl World {
     /// Runs one client scenario; its output is returned (and shown on failure).
     fn python(&self, scenario: &str) -> String {
         let settings = format!(
-            r#"{{"ports": {{"plain": {}, "imaps": {}, "vfile": {}, "proxy": {}}},
+            r#"{{"ports": {{"plain": {}, "imaps": {}, "vfile": {}, "proxy": {},
+                            "badkey": {}, "short": {}}},
                 "sysuser": "{}", "syspass": "{}", "sysuid": {},
                 "vuser": "{}", "vpass": "{}", "vuid": {}, "cafile": "{}"}}"#,
             self.ports.plain,
             self.ports.imaps,
             self.ports.vfile,
             self.ports.proxy,
+            self.ports.badkey,
+            self.ports.short,
             self.sys_user,
             self.sys_pass,
             self.sys_uid,

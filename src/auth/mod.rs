@@ -121,20 +121,6 @@ pub fn check_user_name(name: &[u8]) -> Result<&str, BadUserName> {
     Ok(text)
 }
 
-/// Refuses every login: the backend a session gets when none could be set up
-/// (the reason was logged when that failed).
-pub struct Unavailable(pub String);
-
-impl Authenticator for Unavailable {
-    fn check(&self, _: &str, _: &[u8], _: Option<IpAddr>) -> Result<UserInfo, AuthError> {
-        Err(AuthError::Unavailable(self.0.clone()))
-    }
-
-    fn name(&self) -> &'static str {
-        "none"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,9 +126,10 @@ impl Peer {
         self.trusted_proxy
     }
 
-    /// The connection itself is on the loopback interface.
-    pub fn is_loopback(&self) -> bool {
-        self.socket.is_some_and(|ip| ip.is_loopback())
+    /// The connection does not leave the host: a loopback address, or no IP
+    /// socket at all (a pipe or Unix socket, e.g. stunnel's exec mode).
+    pub fn is_local(&self) -> bool {
+        self.socket.is_none_or(|ip| ip.is_loopback())
     }
 }
 
@@ -200,5 +201,9 @@ mod tests {
         assert_eq!(proxied.client(), Some(ip("198.51.100.1")));
         assert_eq!(proxied.to_string(), "peer=198.51.100.1 proxy=10.0.0.2");
         assert_eq!(Peer::new(None, &trusted).to_string(), "peer=local");
+        assert!(Peer::new(None, &trusted).is_local());
+        assert!(Peer::new(Some(ip("::1")), &trusted).is_local());
+        assert!(Peer::new(Some(ip("::ffff:127.0.0.2")), &trusted).is_local());
+        assert!(!direct.is_local());
     }
 }

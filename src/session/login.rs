@@ -133,7 +133,7 @@ impl Login {
         s.tls == Tls::Active
             || s.peer.trusted_proxy
             || s.plaintext == PlaintextPolicy::Always
-            || (s.plaintext == PlaintextPolicy::Loopback && s.peer.is_loopback())
+            || (s.plaintext == PlaintextPolicy::Loopback && s.peer.is_local())
     }
 
     fn tls_word(&self) -> &'static str {

@@ -11,6 +11,8 @@ the users it created:
   vfile  passwd-file (virtual users)
   proxy  PAM, trusted_proxies = 127.0.0.1, proxy_protocol = required,
          allow_plaintext = no, STARTTLS offered
+  badkey tls_key names a missing file
+  short  login_timeout = 1s
 
 Each scenario prints what it checked and exits non-zero (AssertionError) on
 the first mismatch. Scenarios that need a "remote" client connect from
@@ -311,6 +313,24 @@ def starttls_injection():
     print("STARTTLS command injection: pipelined plaintext discarded")
 
 
+def bad_tls_key():
+    r = Raw(S["ports"]["badkey"])
+    assert r.greeting == "* BYE mbox-imapd cannot serve now, see the system log", r.greeting
+    assert r.closed()
+    print("unreadable TLS key: BYE at once, no panic")
+
+
+def login_timeout():
+    r = Raw(S["ports"]["short"])
+    started = time.monotonic()
+    bye = r.line()
+    waited = time.monotonic() - started
+    assert bye == "* BYE Autologout; idle for too long", bye
+    assert 0.5 < waited < 10, waited
+    assert r.closed()
+    print("silent client before login: autologout after %.1fs" % waited)
+
+
 def parallel():
     errors = []
     port = S["ports"]["plain"]
@@ -360,6 +380,8 @@ SCENARIOS = {
     "proxy-trusted": proxy_trusted,
     "proxy-untrusted": proxy_untrusted,
     "starttls-injection": starttls_injection,
+    "bad-tls-key": bad_tls_key,
+    "login-timeout": login_timeout,
     "parallel": parallel,
     "transcript": transcript,
 }
