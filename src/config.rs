@@ -503,9 +503,9 @@ fn apply_server_key(
         "keepalive" => s.keepalive = Some(nonzero(key, duration(value)?)?),
         "max_message_size" => {
             s.max_message_size = parse_size(value)
-                .filter(|n| (1024..=4 * 1024 * 1024 * 1024).contains(n))
+                .filter(|n| (1024..=crate::command::append::MAX_APPEND_OCTETS as u64).contains(n))
                 .ok_or_else(|| {
-                    format!("max_message_size: expected a size like 64M (1K..4G), got {value:?}")
+                    format!("max_message_size: expected a size like 20M (1K..64M), got {value:?}")
                 })?
         }
         "auth_failure_delay" => s.auth_failure_delay = duration(value)?,
@@ -747,6 +747,7 @@ mod tests {
             ("keepalive = 9999h\n", 1, "longer than a week"),
             ("max_message_size = 10\n", 1, "max_message_size"),
             ("max_message_size = 1T\n", 1, "max_message_size"),
+            ("max_message_size = 65M\n", 1, "max_message_size"),
             ("log_facility = local8\n", 1, "log_facility"),
             ("syslog_socket = dev/log\n", 1, "absolute path"),
             ("tls_cert = /a.pem\n", 1, "together"),

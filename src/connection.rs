@@ -4,18 +4,25 @@
 //! login, run the TLS handshake after STARTTLS. It ends at LOGOUT, end of
 //! input, or autologout.
 //!
-//! Autologout (RFC 3501 §5.4): each wait for input is bounded, by
-//! `login_timeout` before login and `autologout` after it (at least 30
-//! minutes by the RFC). When it expires the client gets
-//! `* BYE Autologout; idle for too long`. (IDLE, when it comes, is bounded by
-//! `idle`.)
+//! Two clocks run while the loop waits for input, and each wait is bounded by
+//! the nearer one:
+//! - Autologout (RFC 3501 §5.4): `login_timeout` before login, `autologout`
+//!   after it (at least 30 minutes by the RFC), `idle` during IDLE (RFC 2177:
+//!   IDLE is activity, but not for ever). Measured from the client's last
+//!   input; when it runs out the client gets `* BYE Autologout; idle for too
+//!   long`.
+//! - The session's tick ([`Session::tick_interval`]): while a mailbox is
+//!   selected it wants a [`Session::tick`] about twice a second even when the
+//!   client is silent (IDLE reports new mail within a second, quiet-period
+//!   checkpoints, kiss of death). A signal that interrupts the wait counts as
+//!   a tick, so a kiss of death is seen at once.
 //!
 //! Generic over [`Transport`]: `main` passes the fd stream; tests pass an
 //! in-memory one. The stream is the `ResponseWriter`'s inner writer, and is
 //! read through it, so TLS can wrap both directions at once.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::auth::UserInfo;
 use crate::command::Context;
@@ -68,28 +75,50 @@ pub fn serve<T: Transport>(
 ) -> io::Result<End> {
     session.greeting(out)?;
     let mut buf = vec![0u8; READ_CHUNK_OCTETS];
+    let mut last_input = Instant::now();
     loop {
-        let timeout = timeouts.map(|t| {
-            if session.is_authenticated() {
-                t.autologout
-            } else {
+        let limit = timeouts.map(|t| {
+            if !session.is_authenticated() {
                 t.login
+            } else if session.is_idling() {
+                t.idle
+            } else {
+                t.autologout
             }
         });
-        out.get_mut().set_read_timeout(timeout);
+        let left = limit.map(|l| l.saturating_sub(last_input.elapsed()));
+        if left.is_some_and(|l| l.is_zero()) {
+            session.autologout(out)?;
+            return Ok(End::Autologout);
+        }
+        let tick = session.tick_interval();
+        let wait = match (left, tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        out.get_mut().set_read_timeout(wait);
         let n = match out.get_mut().read(&mut buf) {
             Ok(0) => {
                 session.end_of_input();
                 return Ok(End::EndOfInput);
             }
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                session.autologout(out)?;
-                return Ok(End::Autologout);
+            // Silence until a clock ran out, or a signal: tick if the session
+            // wants ticks; the autologout clock is checked at the top.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                if tick.is_some() && session.tick(out)? == Flow::Close {
+                    return Ok(End::Closed);
+                }
+                continue;
             }
             Err(e) => return Err(e),
         };
+        last_input = Instant::now();
         // `n <= buf.len()` by the Read contract.
         let flow = session.receive(&buf[..n], out)?;
         if let Some(end) = follow(session, out, edge, flow)? {
@@ -163,7 +192,13 @@ mod tests {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             match self.reads.pop_front() {
                 None => Ok(0),
-                Some(None) => Err(io::ErrorKind::TimedOut.into()),
+                Some(None) => {
+                    // Silence: the wait runs its full length, then times out.
+                    if let Some(Some(wait)) = self.timeouts.last() {
+                        std::thread::sleep(*wait);
+                    }
+                    Err(io::ErrorKind::TimedOut.into())
+                }
                 Some(Some(bytes)) => {
                     buf[..bytes.len()].copy_from_slice(&bytes);
                     Ok(bytes.len())
@@ -221,7 +256,7 @@ mod tests {
         let mut out = ResponseWriter::new(script);
         let timeouts = Timeouts {
             login: Duration::from_secs(60),
-            autologout: Duration::from_secs(1800),
+            autologout: Duration::from_millis(50),
             idle: Duration::from_secs(1800),
         };
         let end = serve(&mut session, &mut out, Some(timeouts), &mut NoEdge).unwrap();
@@ -241,7 +276,49 @@ mod tests {
             out.ends_with("a OK NOOP completed\r\n* BYE Autologout; idle for too long\r\n"),
             "{out}"
         );
-        assert_eq!(timeouts, vec![Some(Duration::from_secs(1800)); 2]);
+        assert_eq!(timeouts.len(), 2, "{timeouts:?}");
+        assert!(
+            timeouts
+                .iter()
+                .all(|t| t.is_some_and(|t| t <= Duration::from_millis(50)))
+        );
+    }
+
+    #[test]
+    fn idle_over_pipes_until_logout() {
+        use crate::transport::FdStream;
+
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        let mut w = std::fs::File::from(w);
+        w.write_all(b"a IDLE\r\nDONE\r\nb LOGOUT\r\n").unwrap();
+        let context = Context {
+            user: "u".into(),
+            host: "h".into(),
+            inbox: "/nonexistent/mbox-imapd-test/u".into(),
+            mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
+            locking: Default::default(),
+        };
+        let mut session = Session::new(context, crate::session::Start::Preauth);
+        let stream = FdStream::new(r, out_w, None);
+        let mut out = ResponseWriter::new(stream);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(5),
+            autologout: Duration::from_secs(5),
+            idle: Duration::from_secs(5),
+        };
+        let end = serve(&mut session, &mut out, Some(timeouts), &mut NoEdge).unwrap();
+        assert_eq!(end, End::Closed);
+        drop(out);
+        let mut text = String::new();
+        std::fs::File::from(out_r)
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(
+            text.contains("+ idling\r\na OK IDLE terminated\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("b OK LOGOUT completed\r\n"), "{text}");
     }
 
     #[test]

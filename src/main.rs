@@ -236,6 +236,11 @@ fn run(
     let mut out = ResponseWriter::new(stream);
     let mut edge = LoginEdge { config: login };
     let result = connection::serve(&mut session, &mut out, timeouts, &mut edge);
+    if result.as_ref().is_err_and(is_disconnect) {
+        // The client went away mid-response: pending flag changes still go
+        // to the mailbox, as at end of input.
+        session.end_of_input();
+    }
     let _ = out.flush();
     let stats = session.stats();
     let end = match &result {

@@ -85,7 +85,8 @@ impl FdStream {
                         return Err(io::ErrorKind::TimedOut.into());
                     }
                 }
-                Err(Errno::EINTR) => {}
+                // A signal (a kiss of death): let the caller look at once.
+                Err(Errno::EINTR) => return Err(io::ErrorKind::Interrupted.into()),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -140,8 +141,11 @@ impl Transport for FdStream {
         let deadline = self.deadline();
         while self.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
             self.flush_tls()?;
-            if !self.pump_tls(deadline)? {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+            match self.pump_tls(deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
         self.flush_tls()

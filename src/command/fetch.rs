@@ -35,6 +35,7 @@ use std::io::{self, Write};
 use chrono::{DateTime, Offset, Utc};
 
 use super::{CommandError, CommandResult, Completion, Selected};
+use crate::mailstore::write::FlagChange;
 use crate::mailstore::{MessageEntry, MessageView};
 use crate::mime::{self, Cache};
 use crate::parser::ast::{FetchAttribute, Peek, SectionText};
@@ -56,10 +57,19 @@ pub fn fetch<W: Write>(
     for index in indices {
         super::counters::bump(&super::counters::MESSAGES_FETCHED);
         // RFC 3501 §6.4.5: the \Seen flag is set as a side effect of the fetch.
+        // Through change_flags, so the change is a pending delta written at
+        // the next checkpoint like a STORE's. A failure (keyword limit cannot
+        // apply; a message gone from the index) must not fail the FETCH.
         let mut seen_changed = false;
-        if marks_seen && let Some(entry) = selected.mailbox.entry_mut(index) {
-            seen_changed = !entry.flags.contains(SystemFlags::SEEN);
-            entry.flags.insert(SystemFlags::SEEN);
+        if marks_seen {
+            let seen = SystemFlags::SEEN;
+            match selected
+                .mailbox
+                .change_flags(index, FlagChange::Add, seen, &[])
+            {
+                Ok(changed) => seen_changed = changed,
+                Err(e) => log::warn!("FETCH: setting \\Seen on message {}: {e}", index + 1),
+            }
         }
         let Some(entry) = selected.mailbox.entries().get(index) else {
             continue;
@@ -217,7 +227,7 @@ pub(crate) fn write_message<W: Write>(
 }
 
 /// The 0-based indices a set names, ascending, each once.
-fn message_indices(
+pub(crate) fn message_indices(
     entries: &[MessageEntry],
     set: &SequenceSet,
     numbering: Numbering,
@@ -297,7 +307,7 @@ fn write_uid<W: Write>(out: &mut ResponseWriter<W>, entry: &MessageEntry) -> io:
 
 /// `FLAGS (...)`, in UW imapd's order: \Recent, system flags, then keywords
 /// in declaration order.
-fn write_flags<W: Write>(
+pub(crate) fn write_flags<W: Write>(
     out: &mut ResponseWriter<W>,
     entry: &MessageEntry,
     keywords: &[String],

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use super::{CommandError, Completion, Context, Selected};
 use crate::mailstore::{Access, Mailbox, StoreError};
 use crate::response::{Code, ResponseWriter, Status};
-use crate::types::SystemFlags;
 
 /// SELECT (read-write) or EXAMINE (read-only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +96,8 @@ pub fn select<W: Write>(
     let read_only = mode == Mode::Examine || mailbox.access() == Access::ReadOnly;
 
     out.untagged(&format!("{} EXISTS", mailbox.len()))?;
-    out.untagged(&format!("{} RECENT", mailbox.recent_count()))?;
+    let recent = mailbox.recent_count();
+    out.untagged(&format!("{recent} RECENT"))?;
     out.untagged_status(
         Status::Ok,
         Some(&Code::UidValidity(mailbox.uid_validity().get())),
@@ -108,25 +108,9 @@ pub fn select<W: Write>(
         Some(&Code::UidNext(mailbox.uid_next().get())),
         "Predicted next UID",
     )?;
-    let mut flags: Vec<String> = SystemFlags::ALL
-        .iter()
-        .map(|(_, f)| f.as_wire().into_owned())
-        .collect();
-    flags.extend(mailbox.keywords().iter().cloned());
-    out.untagged(&format!("FLAGS ({})", flags.join(" ")))?;
-    let permanent = if read_only {
-        Vec::new()
-    } else {
-        let mut p = flags.clone();
-        p.push("\\*".into());
-        p
-    };
-    let text = if read_only {
-        "No permanent flags permitted"
-    } else {
-        "Flags permitted"
-    };
-    out.untagged_status(Status::Ok, Some(&Code::PermanentFlags(permanent)), text)?;
+    // PERMANENTFLAGS is empty when read-only, and offers `\*` only while
+    // keywords may still be declared (updates::flag_lists).
+    super::updates::write_flag_lists(out, mailbox.keywords(), read_only)?;
     if let Some(first) = mailbox.first_unseen() {
         out.untagged_status(
             Status::Ok,
@@ -142,6 +126,7 @@ pub fn select<W: Write>(
     let verb = if mode == Mode::Select { "SELECT" } else { verb };
     let selected = Selected {
         name: target.name,
+        recent_reported: recent,
         mailbox,
         read_only,
         cache: Default::default(),

@@ -6,10 +6,16 @@
 //! handler runs (session/state.rs), so handlers never check again.
 
 pub mod any;
+pub mod append;
+pub mod copy;
 pub mod counters;
+pub mod expunge;
 pub mod fetch;
+pub mod idle;
 pub mod mailbox;
 pub mod search;
+pub mod store;
+pub mod updates;
 
 use std::io;
 use std::path::PathBuf;
@@ -42,6 +48,9 @@ pub struct Selected {
     pub read_only: bool,
     /// Parsed MIME trees of recently fetched messages (bounded).
     pub cache: crate::mime::Cache,
+    /// The number of \Recent messages the client was last told (SELECT's
+    /// `* n RECENT`, then every change, RFC 3501 §7.3.2).
+    pub recent_reported: usize,
 }
 
 /// A successful tagged completion: `tag OK [code] text`.
@@ -77,6 +86,11 @@ pub enum CommandError {
     /// `tag BAD text`: the command was not valid here.
     #[error("BAD {text}")]
     Bad { text: String },
+    /// The selected mailbox can no longer be served (another program changed
+    /// it beyond repair): the session answers `* BYE text`, then the tagged
+    /// NO, and ends without writing to the mailbox.
+    #[error("BYE {text}")]
+    Fatal { text: String },
     /// Writing to the client failed: the session must end.
     #[error("output: {0}")]
     Output(#[from] io::Error),

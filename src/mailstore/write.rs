@@ -121,3 +121,12 @@ pub fn append(
     let _ = (path, messages, locking);
     todo!("mailstore::append")
 }
+
+/// STUB (added by the protocol half, h-writecmds; the engine owns the real
+/// one): whether a UW-family program sent us the kiss of death (SIGUSR2 for
+/// the `/tmp/.<dev>.<ino>` lock, locking.md §4.1). The session checks it
+/// before each command and on each timer tick, then checkpoints and ends with
+/// `* BYE Killed (lost mailbox lock)`.
+pub fn kod_requested() -> bool {
+    false
+}

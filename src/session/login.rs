@@ -295,11 +295,19 @@ impl Session {
         }
     }
 
-    /// The client was silent too long: RFC 3501 §5.4 autologout.
+    /// In IDLE (RFC 2177): the connection bounds it by `idle_timeout`.
+    pub fn is_idling(&self) -> bool {
+        self.idle.is_some()
+    }
+
+    /// The client was silent too long: RFC 3501 §5.4 autologout. Pending
+    /// flag changes are written first, as at end of input.
     pub fn autologout<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<()> {
-        if let State::Selected(sel) = &self.state {
+        if let State::Selected(sel) = &mut self.state {
             log::info!("autologout with {} selected", sel.name);
+            crate::command::expunge::checkpoint_best_effort(sel);
         }
+        self.idle = None;
         self.state = State::Logout;
         out.untagged_status(Status::Bye, None, "Autologout; idle for too long")?;
         out.flush()

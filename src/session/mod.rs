@@ -5,6 +5,17 @@
 //! commands), the state machine (state.rs) and dispatch to the command
 //! handlers. It never names stdin, stdout or a socket: tests drive it with byte
 //! strings and a `Vec<u8>`.
+//!
+//! Time enters only through [`Session::tick`], which the connection loop calls
+//! when the client has been silent for [`TICK_INTERVAL`]: it serves IDLE (new
+//! mail within a second, RFC 2177), writes pending flag changes after a quiet
+//! period, and obeys a kiss of death (locking.md §4.1).
+//!
+//! Untagged updates (what other programs did to the selected mailbox) are
+//! looked for after each command, before its tagged completion, except after
+//! FETCH, STORE and SEARCH by sequence number: RFC 3501 §7.4.1 forbids EXPUNGE
+//! there, and not looking at the file at all keeps the client's numbering and
+//! the index's the same (command::updates).
 
 pub mod framer;
 pub mod login;
@@ -14,9 +25,11 @@ use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use crate::command::{self, CommandError, Context};
+use crate::command::idle::{self, Idle};
+use crate::command::{self, CommandError, Context, expunge, updates};
 use crate::parser::{self, ast::CommandBody};
 use crate::response::{Code, ResponseWriter, Status};
+use crate::types::Numbering;
 use framer::{Frame, Framer, Limits};
 use login::{Handled, Intercepted};
 pub use login::{LoginSetup, Tls};
@@ -53,6 +66,15 @@ pub struct Stats {
     pub bytes_in: u64,
 }
 
+/// How often the connection loop calls [`Session::tick`] while the client is
+/// silent and a mailbox is selected or IDLE runs: IDLE reports new mail within
+/// a second (issue: "within a second during IDLE").
+pub const TICK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// After a failed quiet-period checkpoint (lock busy), wait this long before
+/// the next try, so a stuck lock is not hammered twice a second.
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(30);
+
 /// One IMAP session. See the module doc.
 pub struct Session {
     context: Context,
@@ -62,6 +84,12 @@ pub struct Session {
     stats: Stats,
     /// Started as root: logins, STARTTLS, failure limits (login.rs).
     login: Option<Box<login::Login>>,
+    /// An IDLE in progress: the next frame ends it (command::idle).
+    idle: Option<Idle>,
+    /// When the client last sent anything: the quiet period is measured from it.
+    last_input: Instant,
+    /// No quiet-period checkpoint before this instant (after a failed one).
+    checkpoint_not_before: Option<Instant>,
 }
 
 impl Session {
@@ -77,6 +105,9 @@ impl Session {
             framer: Framer::new(limits),
             stats: Stats::default(),
             login: None,
+            idle: None,
+            last_input: Instant::now(),
+            checkpoint_not_before: None,
         }
     }
 
@@ -111,6 +142,7 @@ impl Session {
         out: &mut ResponseWriter<W>,
     ) -> io::Result<Flow> {
         self.stats.bytes_in += bytes.len() as u64;
+        self.last_input = Instant::now();
         self.framer.push(bytes);
         if let Some(flow) = self.paused_flow() {
             // Waiting for the caller (login.rs): keep the bytes for later.
@@ -130,6 +162,17 @@ impl Session {
                 }
                 Handled::No(frame) => frame,
             };
+            if let Some(idle) = self.idle.take() {
+                let tag = idle.tag.clone();
+                let ended =
+                    panic::catch_unwind(AssertUnwindSafe(|| self.end_idle(idle, frame, out)));
+                let flow = ended.unwrap_or_else(|_| self.server_bug("IDLE", &tag, out))?;
+                if flow == Flow::Close {
+                    out.flush()?;
+                    return Ok(Flow::Close);
+                }
+                continue;
+            }
             match frame {
                 Frame::ContinuationRequest => out.continuation("Ready for literal data")?,
                 Frame::Rejected { tag, error } => {
@@ -140,6 +183,10 @@ impl Session {
                     }
                 }
                 Frame::Command(bytes) => {
+                    if self.killed(out)? {
+                        out.flush()?;
+                        return Ok(Flow::Close);
+                    }
                     let flow = self.run(&bytes, out)?;
                     if flow != Flow::Continue {
                         out.flush()?;
@@ -152,17 +199,51 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    /// The end of input: the client went away (or closed its side).
-    pub fn end_of_input(&mut self) {
-        if let State::Selected(sel) = &self.state {
-            log::info!("connection closed by client with {} selected", sel.name);
+    /// How long the connection loop may wait for input before calling
+    /// [`Session::tick`]; `None` when nothing here is time-driven.
+    pub fn tick_interval(&self) -> Option<Duration> {
+        let timed = self.idle.is_some() || matches!(self.state, State::Selected(_));
+        timed.then_some(TICK_INTERVAL)
+    }
+
+    /// The client has been silent for a tick interval. During IDLE, reports
+    /// what changed in the mailbox; when quiet for [`idle::QUIET_CHECKPOINT`],
+    /// writes pending flag changes; on a kiss of death, leaves. Flushes.
+    pub fn tick<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<Flow> {
+        if self.killed(out)? {
+            out.flush()?;
+            return Ok(Flow::Close);
         }
+        // As in `run`: a bug must end in BYE, not a half-written response.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.timed_work(out)));
+        let flow = match result {
+            Ok(Ok(None)) => Flow::Continue,
+            Ok(Ok(Some(bye))) => {
+                out.untagged_status(Status::Bye, None, &bye)?;
+                self.state = State::Logout;
+                Flow::Close
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => self.server_bug("a timer tick", "-", out)?,
+        };
+        out.flush()?;
+        Ok(flow)
+    }
+
+    /// The end of input: the client went away (or closed its side). Pending
+    /// flag changes are written first (best effort, logged on failure).
+    pub fn end_of_input(&mut self) {
+        if let State::Selected(sel) = &mut self.state {
+            log::info!("connection closed by client with {} selected", sel.name);
+            expunge::checkpoint_best_effort(sel);
+        }
+        self.idle = None;
         self.state = State::Logout;
     }
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ ID ENABLE UNSELECT");
+        let mut caps = String::from("IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS");
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
         } else if matches!(self.state, State::NotAuthenticated) {
@@ -197,26 +278,55 @@ impl Session {
             Intercepted::Done(flow) => return Ok(flow),
             Intercepted::Pass(body) => body,
         };
+        let reports = reports_updates(&body);
+        if matches!(body, CommandBody::Idle) {
+            let started = panic::catch_unwind(AssertUnwindSafe(|| self.start_idle(&tag, out)));
+            return started.unwrap_or_else(|_| self.server_bug(name, &tag, out));
+        }
         // Last line of defence: a bug in a handler must not leave a half-written
         // response and a dead process. The stream may be mid-literal, so the only
         // safe answer is BYE; the panic itself is logged by the hook `main` installs.
-        let result = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(body, out)));
-        let Ok(result) = result else {
-            log::error!("internal error in {name} (tag {tag}); ending the session");
-            out.untagged_status(
-                Status::Bye,
-                Some(&Code::ServerBug),
-                "Internal error, please reconnect",
-            )?;
-            self.state = State::Logout;
-            return Ok(Flow::Close);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            let result = self.dispatch(body, out);
+            // RFC 3501 §7: untagged updates go before the tagged completion.
+            // If the mailbox turns out to be beyond repair, the command's own
+            // result still stands (an APPEND elsewhere did happen): BYE, then
+            // that result, then close.
+            let completed = matches!(result, Ok(_) | Err(CommandError::No { .. }));
+            if !(completed && reports) {
+                return (result, Ok(()));
+            }
+            let updates = self.report_updates(out);
+            (result, updates)
+        }));
+        let Ok((result, updates)) = result else {
+            return self.server_bug(name, &tag, out);
         };
+        match updates {
+            Ok(()) => {}
+            Err(CommandError::Fatal { text }) => {
+                out.untagged_status(Status::Bye, None, &text)?;
+                self.idle = None;
+                self.state = State::Logout;
+            }
+            Err(CommandError::Output(e)) => return Err(e),
+            // sync() logs passing errors itself; nothing else comes back.
+            Err(other) => log::warn!("{name}: {other}"),
+        }
         match result {
             Ok(done) => out.tagged(&tag, Status::Ok, done.code.as_ref(), &done.text)?,
             Err(CommandError::No { code, text }) => {
                 out.tagged(&tag, Status::No, code.as_ref(), &text)?
             }
             Err(CommandError::Bad { text }) => out.tagged(&tag, Status::Bad, None, &text)?,
+            Err(CommandError::Fatal { text }) => {
+                // The mailbox changed beyond repair: nothing more is written to
+                // it (no checkpoint), the client is told why, and we leave.
+                out.untagged_status(Status::Bye, None, &text)?;
+                out.tagged(&tag, Status::No, None, &text)?;
+                self.idle = None;
+                self.state = State::Logout;
+            }
             Err(CommandError::Output(e)) => return Err(e),
         }
         if matches!(self.state, State::Logout) {
@@ -225,24 +335,189 @@ impl Session {
         Ok(Flow::Continue)
     }
 
+    /// A handler panicked: the panic is logged by the hook `main` installs;
+    /// the client gets BYE (the stream may be mid-response) and we leave.
+    fn server_bug<W: Write>(
+        &mut self,
+        name: &str,
+        tag: &str,
+        out: &mut ResponseWriter<W>,
+    ) -> io::Result<Flow> {
+        log::error!("internal error in {name} (tag {tag}); ending the session");
+        out.untagged_status(
+            Status::Bye,
+            Some(&Code::ServerBug),
+            "Internal error, please reconnect",
+        )?;
+        self.idle = None;
+        self.state = State::Logout;
+        Ok(Flow::Close)
+    }
+
+    /// Reports what changed in the selected mailbox (command::updates::sync).
+    fn report_updates<W: Write>(
+        &mut self,
+        out: &mut ResponseWriter<W>,
+    ) -> Result<(), CommandError> {
+        match &mut self.state {
+            State::Selected(sel) => updates::sync(sel, out),
+            _ => Ok(()),
+        }
+    }
+
+    /// IDLE (RFC 2177): updates so far, then `+ idling`; the completion waits
+    /// for DONE ([`Session::end_idle`]).
+    fn start_idle<W: Write>(&mut self, tag: &str, out: &mut ResponseWriter<W>) -> io::Result<Flow> {
+        match self.report_updates(out) {
+            Ok(()) => {}
+            Err(CommandError::Fatal { text }) => {
+                out.untagged_status(Status::Bye, None, &text)?;
+                out.tagged(tag, Status::No, None, &text)?;
+                self.state = State::Logout;
+                return Ok(Flow::Close);
+            }
+            Err(CommandError::Output(e)) => return Err(e),
+            // sync() turns passing errors into a log line; nothing else comes back.
+            Err(other) => log::warn!("IDLE: {other}"),
+        }
+        out.continuation(idle::CONTINUATION)?;
+        self.idle = Some(Idle::new(tag.to_owned()));
+        Ok(Flow::Continue)
+    }
+
+    /// The frame that arrived during IDLE ends it: `DONE` completes the IDLE
+    /// command; anything else is a client error, answered BAD and not run.
+    fn end_idle<W: Write>(
+        &mut self,
+        idle: Idle,
+        frame: Frame,
+        out: &mut ResponseWriter<W>,
+    ) -> io::Result<Flow> {
+        log::debug!(
+            "{} IDLE ended after {} s",
+            idle.tag,
+            idle.since.elapsed().as_secs()
+        );
+        match frame {
+            Frame::Command(bytes) if idle::is_done(&bytes) => {
+                match self.report_updates(out) {
+                    Ok(()) => {}
+                    Err(CommandError::Fatal { text }) => {
+                        out.untagged_status(Status::Bye, None, &text)?;
+                        self.state = State::Logout;
+                    }
+                    Err(CommandError::Output(e)) => return Err(e),
+                    Err(other) => log::warn!("IDLE: {other}"),
+                }
+                out.tagged(&idle.tag, Status::Ok, None, "IDLE terminated")?;
+            }
+            // A literal announced instead of DONE: let it come, so that it is
+            // consumed as part of the (bad) frame rather than run as commands.
+            Frame::ContinuationRequest => {
+                out.continuation("Ready for literal data")?;
+                self.idle = Some(idle);
+            }
+            _ => out.tagged(&idle.tag, Status::Bad, None, "Expected DONE to end IDLE")?,
+        }
+        if matches!(self.state, State::Logout) {
+            return Ok(Flow::Close);
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The tick's work; `Some(text)` = end the session with `* BYE text`.
+    fn timed_work<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<Option<String>> {
+        let State::Selected(sel) = &mut self.state else {
+            return Ok(None);
+        };
+        if self.idle.is_some() {
+            match updates::sync(sel, out) {
+                Ok(()) => {}
+                Err(CommandError::Fatal { text }) => return Ok(Some(text)),
+                Err(CommandError::Output(e)) => return Err(e),
+                Err(other) => log::warn!("IDLE: {other}"),
+            }
+        }
+        let now = Instant::now();
+        let quiet = now.duration_since(self.last_input) >= idle::QUIET_CHECKPOINT;
+        let allowed = self.checkpoint_not_before.is_none_or(|t| now >= t);
+        if quiet && allowed && !sel.read_only && sel.mailbox.has_pending_changes() {
+            match expunge::checkpoint(sel) {
+                Ok(()) => self.checkpoint_not_before = None,
+                Err(CommandError::Fatal { text }) => return Ok(Some(text)),
+                Err(e) => {
+                    log::warn!("{}: quiet-period checkpoint failed: {e}", sel.name);
+                    self.checkpoint_not_before = Some(now + CHECKPOINT_RETRY);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Kiss of death (locking.md §4.1): a UW-family program wants the mailbox.
+    /// Writes pending changes, says `* BYE Killed (lost mailbox lock)` and
+    /// returns true (the session must close). Only a session with a mailbox
+    /// selected holds the lock that the signal asks for.
+    fn killed<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<bool> {
+        if !crate::mailstore::write::kod_requested() {
+            return Ok(false);
+        }
+        let State::Selected(sel) = &mut self.state else {
+            return Ok(false);
+        };
+        log::error!(
+            "Killed (lost mailbox lock) user={} mailbox={}",
+            self.context.user,
+            sel.name
+        );
+        expunge::checkpoint_best_effort(sel);
+        out.untagged_status(Status::Bye, None, "Killed (lost mailbox lock)")?;
+        self.idle = None;
+        self.state = State::Logout;
+        Ok(true)
+    }
+
+    /// Leaves the selected mailbox without a client to answer to (LOGOUT,
+    /// SELECT of another mailbox): pending changes written, best effort.
+    fn leave_selected(&mut self) {
+        if let State::Selected(sel) = &mut self.state {
+            expunge::checkpoint_best_effort(sel);
+            self.state = State::Authenticated;
+        }
+    }
+
     fn dispatch<W: Write>(
         &mut self,
         body: CommandBody,
         out: &mut ResponseWriter<W>,
     ) -> command::CommandResult {
         use CommandBody as C;
-        let ctx = &self.context;
         match body {
             C::Capability => {
                 out.untagged(&format!("CAPABILITY {}", self.capabilities()))?;
                 Ok(command::Completion::done("CAPABILITY"))
             }
-            C::Noop => Ok(command::Completion::done("NOOP")),
+            C::Noop => {
+                // NOOP is how clients poll: pending flag changes are written,
+                // so other sessions and programs see them (updates follow in
+                // run). NOOP has no NO (RFC 3501 §6.1.2): a write that cannot
+                // be done now is logged and retried later; only a mailbox
+                // changed beyond repair ends the session.
+                if let State::Selected(sel) = &mut self.state {
+                    match expunge::checkpoint(sel) {
+                        Err(e @ CommandError::Fatal { .. }) => return Err(e),
+                        Err(e) => log::warn!("{}: NOOP checkpoint failed: {e}", sel.name),
+                        Ok(()) => {}
+                    }
+                }
+                Ok(command::Completion::done("NOOP"))
+            }
             C::Logout => {
+                self.leave_selected();
                 out.untagged_status(
                     Status::Bye,
                     None,
-                    &format!("{} mbox-imapd logging out", ctx.host),
+                    &format!("{} mbox-imapd logging out", self.context.host),
                 )?;
                 self.state = State::Logout;
                 Ok(command::Completion::done("LOGOUT"))
@@ -256,18 +531,23 @@ impl Session {
             C::StartTls => Err(CommandError::no("STARTTLS is not available")),
             C::Select { mailbox } => self.select(&mailbox.0, command::mailbox::Mode::Select, out),
             C::Examine { mailbox } => self.select(&mailbox.0, command::mailbox::Mode::Examine, out),
-            C::Close | C::Unselect => {
-                // Nothing is written back yet, so CLOSE expunges nothing (the write
-                // path adds that) and is the same as UNSELECT.
-                let name = if matches!(body, C::Close) {
-                    "CLOSE"
-                } else {
-                    "UNSELECT"
-                };
+            C::Close => {
+                // On failure the mailbox stays selected: nothing is lost.
+                expunge::close(self.selected()?)?;
                 self.state = State::Authenticated;
-                Ok(command::Completion::done(name))
+                Ok(command::Completion::done("CLOSE"))
             }
-            C::Check => Ok(command::Completion::done("CHECK")),
+            C::Unselect => {
+                expunge::checkpoint(self.selected()?)?;
+                self.state = State::Authenticated;
+                Ok(command::Completion::done("UNSELECT"))
+            }
+            C::Check => {
+                expunge::checkpoint(self.selected()?)?;
+                Ok(command::Completion::done("CHECK"))
+            }
+            C::Expunge => command::expunge::expunge(self.selected()?, None, out),
+            C::UidExpunge(uids) => command::expunge::expunge(self.selected()?, Some(&uids), out),
             C::Fetch {
                 set,
                 items,
@@ -284,6 +564,33 @@ impl Session {
                 let sel = self.selected()?;
                 command::search::search(sel, charset.as_deref(), &criteria, numbering, out)
             }
+            C::Store {
+                set,
+                mode,
+                response,
+                flags,
+                numbering,
+            } => {
+                let sel = self.selected()?;
+                command::store::store(sel, &set, mode, response, &flags, numbering, out)
+            }
+            C::Copy {
+                set,
+                mailbox,
+                numbering,
+            } => {
+                let ctx = &self.context;
+                let State::Selected(sel) = &self.state else {
+                    return Err(CommandError::bad("No mailbox selected"));
+                };
+                command::copy::copy(ctx, sel, &set, &mailbox.0, numbering)
+            }
+            C::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => command::append::append(&self.context, &mailbox.0, &flags, date, &message),
             other => Err(CommandError::no_code(
                 Code::Cannot,
                 format!("{} is not supported by this version", other.name()),
@@ -305,8 +612,9 @@ impl Session {
         mode: command::mailbox::Mode,
         out: &mut ResponseWriter<W>,
     ) -> command::CommandResult {
-        // RFC 3501 §6.3.1: a SELECT deselects first, even if it then fails.
-        self.state = State::Authenticated;
+        // RFC 3501 §6.3.1: a SELECT deselects first, even if it then fails;
+        // what the old mailbox has pending is written first.
+        self.leave_selected();
         let started = Instant::now();
         let (selected, done) = command::mailbox::select(&self.context, name, mode, out)?;
         log::info!(
@@ -318,6 +626,22 @@ impl Session {
         );
         self.state = State::Selected(Box::new(selected));
         Ok(done)
+    }
+}
+
+/// Whether the mailbox is checked for changes after `body`, before its
+/// tagged completion. Not after FETCH, STORE or SEARCH by sequence number
+/// (RFC 3501 §7.4.1: no EXPUNGE there; not looking keeps the numbering the
+/// client uses equal to the index's), nor after commands that (re)open or
+/// leave the mailbox.
+fn reports_updates(body: &CommandBody) -> bool {
+    use CommandBody as C;
+    match body {
+        C::Fetch { numbering, .. } | C::Store { numbering, .. } | C::Search { numbering, .. } => {
+            *numbering == Numbering::Uid
+        }
+        C::Select { .. } | C::Examine { .. } | C::Close | C::Unselect | C::Logout => false,
+        _ => true,
     }
 }
 
@@ -366,12 +690,13 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT] Pre-authenticated user alice \
-             mailhost mbox-imapd ready\r\n"
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS] \
+             Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT LOGINDISABLED] mailhost"
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS LOGINDISABLED] \
+             mailhost"
         ));
     }
 
@@ -405,13 +730,19 @@ mod tests {
 
     #[test]
     fn nonexistent_inbox_selects_empty_and_other_names_do_not() {
-        let out = talk(
-            Start::Preauth,
-            b"a SELECT INBOX\r\nb SELECT Nope\r\nc FETCH 1 FLAGS\r\n",
-        );
+        let out = talk(Start::Preauth, b"a SELECT INBOX\r\n");
         assert!(out.contains("* 0 EXISTS\r\n"), "{out}");
         assert!(
             out.contains("a OK [READ-WRITE] SELECT completed\r\n"),
+            "{out}"
+        );
+        // Read-only, so that leaving it writes nothing.
+        let out = talk(
+            Start::Preauth,
+            b"a EXAMINE INBOX\r\nb SELECT Nope\r\nc FETCH 1 FLAGS\r\n",
+        );
+        assert!(
+            out.contains("a OK [READ-ONLY] EXAMINE completed\r\n"),
             "{out}"
         );
         assert!(out.contains("b NO [NONEXISTENT]"), "{out}");
@@ -424,5 +755,106 @@ mod tests {
         let out = talk(Start::Preauth, b"a EXAMINE {5}\r\nINBOX\r\n");
         assert!(out.contains("+ Ready for literal data\r\n"), "{out}");
         assert!(out.contains("a OK [READ-ONLY] EXAMINE completed"), "{out}");
+    }
+
+    #[test]
+    fn idle_ends_with_done_and_anything_else_is_bad() {
+        let out = talk(Start::Preauth, b"a IDLE\r\nDONE\r\nb NOOP\r\n");
+        assert!(
+            out.ends_with("+ idling\r\na OK IDLE terminated\r\nb OK NOOP completed\r\n"),
+            "{out}"
+        );
+        let out = talk(Start::Preauth, b"a IDLE\r\ndone\nb NOOP\r\n");
+        assert!(out.contains("a OK IDLE terminated\r\n"), "{out}");
+        // Not DONE: BAD with IDLE's tag, and the line is not run as a command.
+        let out = talk(Start::Preauth, b"a IDLE\r\nb NOOP\r\nc NOOP\r\n");
+        assert!(
+            out.ends_with("+ idling\r\na BAD Expected DONE to end IDLE\r\nc OK NOOP completed\r\n"),
+            "{out}"
+        );
+        // A literal instead of DONE is read, not run.
+        let out = talk(
+            Start::Preauth,
+            b"a IDLE\r\nx LOGOUT {6}\r\nLOGOUT\r\nc NOOP\r\n",
+        );
+        assert!(
+            out.ends_with(
+                "+ idling\r\n+ Ready for literal data\r\na BAD Expected DONE to end IDLE\r\n\
+                 c OK NOOP completed\r\n"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("BYE"), "{out}");
+    }
+
+    #[test]
+    fn ticks_only_when_something_is_timed() {
+        let mut s = session(Start::Preauth);
+        let mut out = ResponseWriter::new(Vec::new());
+        assert_eq!(s.tick_interval(), None);
+        assert_eq!(s.tick(&mut out).unwrap(), Flow::Continue);
+        s.receive(b"a IDLE\r\n", &mut out).unwrap();
+        assert_eq!(s.tick_interval(), Some(TICK_INTERVAL));
+        assert_eq!(s.tick(&mut out).unwrap(), Flow::Continue);
+        s.receive(b"DONE\r\n", &mut out).unwrap();
+        assert_eq!(s.tick_interval(), None);
+        let out = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(out, "+ idling\r\na OK IDLE terminated\r\n");
+    }
+
+    /// A session over a temp INBOX holding `mbox`.
+    fn with_inbox(mbox: &[u8], input: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::write(&inbox, mbox).unwrap();
+        let context = Context {
+            user: "alice".into(),
+            host: "mailhost".into(),
+            inbox: inbox.clone(),
+            mail_dir: dir.path().join("mail"),
+            locking: Default::default(),
+        };
+        let mut s = Session::new(context, Start::Preauth);
+        let mut out = ResponseWriter::new(Vec::new());
+        s.receive(input, &mut out).unwrap();
+        // Nothing here may have written to the file.
+        assert_eq!(std::fs::read(&inbox).unwrap(), mbox);
+        String::from_utf8(out.into_inner().unwrap()).unwrap()
+    }
+
+    const ONE_MESSAGE: &[u8] =
+        b"From a@b Wed Dec  2 05:53:22 1992\nSubject: s\nStatus: O\n\nbody\n";
+
+    #[test]
+    fn read_only_mailbox_refuses_changes_without_touching_the_file() {
+        let out = with_inbox(
+            ONE_MESSAGE,
+            b"a EXAMINE INBOX\r\n\
+              b STORE 1 +FLAGS (\\Seen)\r\n\
+              c STORE 2 +FLAGS (\\Seen)\r\n\
+              d STORE 1 +FLAGS (\\Bogus)\r\n\
+              e FETCH 1 (BODY[] FLAGS)\r\n\
+              g CLOSE\r\n\
+              h FETCH 1 FLAGS\r\n",
+        );
+        assert!(
+            out.contains("* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("b NO [READ-ONLY] Mailbox is read-only\r\n"),
+            "{out}"
+        );
+        assert!(out.contains("c BAD Invalid sequence number\r\n"), "{out}");
+        assert!(
+            out.contains("d BAD Unknown system flag \\Bogus\r\n"),
+            "{out}"
+        );
+        // No implicit \Seen on a read-only mailbox (RFC 3501 §6.4.5).
+        assert!(out.contains("FLAGS ())\r\ne OK FETCH completed"), "{out}");
+        assert!(
+            out.contains("g OK CLOSE completed\r\nh BAD No mailbox selected\r\n"),
+            "{out}"
+        );
     }
 }

@@ -35,6 +35,11 @@
 //! (1) greeting OK (started as root, inetd); (2) PREAUTH (started as a user:
 //! ssh/rsh tunnel); (3) BYE; (4) LOGIN/AUTHENTICATE; (5) SELECT/EXAMINE;
 //! (6) CLOSE, UNSELECT, or a failed SELECT/EXAMINE; (7) LOGOUT, autologout, EOF.
+//!
+//! IDLE (RFC 2177) is not a state of its own here: it is allowed where any
+//! authenticated command is, and while it runs the session treats the next
+//! frame as its terminator, never as a command (session/mod.rs), so no other
+//! command can reach `is_allowed` during it.
 
 use crate::command::Selected;
 use crate::parser::ast::CommandBody;
@@ -97,5 +102,20 @@ mod tests {
         assert!(is_allowed(&State::Authenticated, &CommandBody::Enable(vec![])).is_ok());
         assert!(is_allowed(&State::Authenticated, &CommandBody::StartTls).is_err());
         assert!(is_allowed(&State::Logout, &CommandBody::Namespace).is_err());
+        // IDLE and APPEND: any authenticated state; EXPUNGE only when selected.
+        assert!(is_allowed(&State::NotAuthenticated, &CommandBody::Idle).is_err());
+        assert!(is_allowed(&State::Authenticated, &CommandBody::Idle).is_ok());
+        let append = CommandBody::Append {
+            mailbox: crate::parser::ast::MailboxName(b"INBOX".to_vec()),
+            flags: vec![],
+            date: None,
+            message: b"x".to_vec(),
+        };
+        assert!(is_allowed(&State::NotAuthenticated, &append).is_err());
+        assert!(is_allowed(&State::Authenticated, &append).is_ok());
+        assert!(is_allowed(&State::Authenticated, &CommandBody::Expunge).is_err());
+        let uid_expunge =
+            CommandBody::UidExpunge(crate::types::SequenceSet::single(std::num::NonZeroU32::MIN));
+        assert!(is_allowed(&State::Authenticated, &uid_expunge).is_err());
     }
 }

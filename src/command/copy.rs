@@ -1,0 +1,193 @@
+//! COPY and UID COPY (RFC 3501 §6.4.7, §6.4.8) with UIDPLUS's COPYUID
+//! (RFC 4315 §3).
+//!
+//! A copy is the message as clients see it — the stored header without our
+//! metadata headers (Status, X-Status, X-Keywords, X-UID, X-IMAP…), then the
+//! body — with its flags, keywords and INTERNALDATE, appended to the
+//! destination by `mailstore::write::append` in one call, so the COPY is all
+//! or nothing as §6.4.7 requires ("MUST restore the destination mailbox to its
+//! state before the COPY attempt"). \Recent is not copied: it belongs to the
+//! destination's next session (§2.3.2).
+//!
+//! The hard part is COPYUID: the source and destination UID sets pair up by
+//! position, so both are listed in the order the messages were appended
+//! (ascending source UID) and only then compressed into ranges. COPYUID comes
+//! back on every success, into any mailbox, including the selected one (whose
+//! new messages the session's new-mail check announces as EXISTS before the
+//! tagged OK). A COPY that names no message (UID COPY of UIDs that are gone)
+//! succeeds without COPYUID (RFC 4315 §3).
+
+use chrono::{DateTime, FixedOffset};
+
+use super::append::missing_is_trycreate;
+use super::mailbox::resolve;
+use super::updates::uid_set;
+use super::{CommandError, CommandResult, Completion, Context, Selected, fetch};
+use crate::mailstore::write::{self, NewMessage};
+use crate::mailstore::{Mailbox, MessageEntry};
+use crate::response::Code;
+use crate::types::{Numbering, SequenceSet, SystemFlags, Uid};
+
+/// Runs COPY / UID COPY. It writes no untagged response itself.
+pub fn copy(
+    ctx: &Context,
+    selected: &Selected,
+    set: &SequenceSet,
+    mailbox: &[u8],
+    numbering: Numbering,
+) -> CommandResult {
+    let mailbox_now = &selected.mailbox;
+    let indices = fetch::message_indices(mailbox_now.entries(), set, numbering)?;
+    let target = resolve(ctx, mailbox)?;
+    if indices.is_empty() {
+        // Nothing to write, but a missing destination is still an error.
+        if !target.path.is_file() {
+            return Err(CommandError::no_code(
+                Code::TryCreate,
+                "Mailbox does not exist",
+            ));
+        }
+        return Ok(Completion::done("COPY"));
+    }
+    let copies = collect(mailbox_now, &indices)?;
+    let messages: Vec<NewMessage<'_>> = copies.iter().map(CopiedMessage::as_new_message).collect();
+    let appended =
+        write::append(&target.path, &messages, &ctx.locking).map_err(missing_is_trycreate)?;
+    let source: Vec<Uid> = copies.iter().map(|c| c.uid).collect();
+    log::info!(
+        "copy to={} messages={} uids={}",
+        target.name,
+        copies.len(),
+        uid_set(&source)
+    );
+    if appended.uids.len() != source.len() {
+        // The engine's contract is one UID per message; without it the pairs
+        // would lie, so COPYUID is left out rather than wrong.
+        log::error!(
+            "COPY: {} messages appended but {} UIDs returned",
+            source.len(),
+            appended.uids.len()
+        );
+        return Ok(Completion::done("COPY"));
+    }
+    Ok(Completion::with_code(
+        Code::CopyUid {
+            validity: appended.uid_validity.get(),
+            source: uid_set(&source),
+            destination: uid_set(&appended.uids),
+        },
+        "COPY completed",
+    ))
+}
+
+/// One message to copy: owned bytes (the visible header and the body joined),
+/// because the metadata headers sit between header lines in the map.
+struct CopiedMessage {
+    uid: Uid,
+    bytes: Vec<u8>,
+    flags: SystemFlags,
+    keywords: Vec<String>,
+    internal_date: Option<DateTime<FixedOffset>>,
+}
+
+impl CopiedMessage {
+    fn as_new_message(&self) -> NewMessage<'_> {
+        NewMessage {
+            bytes: &self.bytes,
+            flags: self.flags,
+            keywords: self.keywords.clone(),
+            internal_date: self.internal_date,
+        }
+    }
+}
+
+/// Reads the messages at `indices` as they will be copied.
+fn collect(mailbox: &Mailbox, indices: &[usize]) -> Result<Vec<CopiedMessage>, CommandError> {
+    let mut copies = Vec::with_capacity(indices.len());
+    for &index in indices {
+        let (Some(entry), Some(view)) = (mailbox.entries().get(index), mailbox.message(index))
+        else {
+            log::error!("COPY: message index {index} has no bytes");
+            return Err(CommandError::no_code(
+                Code::ServerBug,
+                "A message could not be read; nothing was copied",
+            ));
+        };
+        let header = view.visible_header();
+        let body = view.body();
+        let size = header.iter().map(|s| s.len()).sum::<usize>() + body.len();
+        let mut bytes = Vec::with_capacity(size);
+        for segment in header {
+            bytes.extend_from_slice(segment);
+        }
+        bytes.extend_from_slice(body);
+        copies.push(CopiedMessage {
+            uid: entry.uid,
+            bytes,
+            flags: client_flags(entry),
+            keywords: keyword_names(entry, mailbox.keywords()),
+            internal_date: internal_date(entry),
+        });
+    }
+    Ok(copies)
+}
+
+/// The flags a copy keeps: the five system flags, not \Recent or UW's "old".
+fn client_flags(entry: &MessageEntry) -> SystemFlags {
+    let mut flags = entry.flags;
+    flags.remove(SystemFlags::RECENT);
+    flags.remove(SystemFlags::OLD);
+    flags
+}
+
+/// The names of the keywords set on `entry` (bit i = `keywords[i]`).
+fn keyword_names(entry: &MessageEntry, keywords: &[String]) -> Vec<String> {
+    keywords
+        .iter()
+        .take(32)
+        .enumerate()
+        .filter(|&(i, _)| entry.keywords & (1u32 << i) != 0)
+        .map(|(_, k)| k.clone())
+        .collect()
+}
+
+/// The source's INTERNALDATE, in the zone it was recorded in.
+fn internal_date(entry: &MessageEntry) -> Option<DateTime<FixedOffset>> {
+    let zone = FixedOffset::east_opt(i32::from(entry.zone_minutes) * 60)?;
+    Some(DateTime::from_timestamp(entry.internal_date, 0)?.with_timezone(&zone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(flags: SystemFlags, keywords: u32) -> MessageEntry {
+        MessageEntry {
+            uid: Uid::new(4).unwrap(),
+            flags,
+            keywords,
+            internal_date: 1_700_000_000,
+            zone_minutes: -300,
+            rfc822_size: 1,
+            offset: 0,
+            length: 1,
+            header_length: 0,
+        }
+    }
+
+    #[test]
+    fn copies_keep_system_flags_and_keywords_only() {
+        let all = SystemFlags(0x7f);
+        assert_eq!(client_flags(&entry(all, 0)), SystemFlags(0x1f));
+        let names = vec!["Work".to_string(), "$Forwarded".into(), "Later".into()];
+        assert_eq!(keyword_names(&entry(all, 0b101), &names), ["Work", "Later"]);
+        // A bit past the declared list names nothing.
+        assert!(keyword_names(&entry(all, 1 << 8), &names).is_empty());
+    }
+
+    #[test]
+    fn internal_date_keeps_its_zone() {
+        let date = internal_date(&entry(SystemFlags::default(), 0)).unwrap();
+        assert_eq!(date.to_rfc3339(), "2023-11-14T17:13:20-05:00");
+    }
+}

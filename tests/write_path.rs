@@ -1,0 +1,205 @@
+//! The write path through real clients: Python's imaplib sessions that
+//! STORE, EXPUNGE, APPEND and COPY (tests/python/write_*.py, which then read
+//! the files back with Python's `mailbox.mbox`), and our scripted client for
+//! what imaplib cannot do (IDLE) and for the exact untagged responses RFC 3501
+//! requires (every response checked by `write_support::Client`'s model).
+//!
+//! Without python3 the imaplib tests print a notice and pass, except under CI
+//! (`CI=true`), where a missing interpreter is a failure.
+
+mod write_support;
+
+use std::time::{Duration, Instant};
+
+use write_support::{
+    Client, Dir, Expect, check_mbox, deliver_externally, flags_in, mbox_of, message, require,
+    run_python, server_bin, uid_in,
+};
+
+fn imaplib_script(script: &str) {
+    if !require("python3", &["--version"], "the imaplib write tests") {
+        return;
+    }
+    let dir = Dir::new();
+    let args = [
+        "--server".to_string(),
+        server_bin().display().to_string(),
+        "--dir".to_string(),
+        dir.tmp.path().display().to_string(),
+    ];
+    run_python(script, &args, Duration::from_secs(300));
+}
+
+#[test]
+fn imaplib_store_expunge_close() {
+    imaplib_script("write_store_expunge.py");
+}
+
+#[test]
+fn imaplib_append_copy_uidplus() {
+    imaplib_script("write_append_copy.py");
+}
+
+/// RFC 3501 §6.4.6 and UW's order (fixtures/uw-session.transcript a5): a new
+/// keyword is announced with FLAGS and PERMANENTFLAGS before the FETCH.
+#[test]
+fn store_announces_new_keywords_before_the_fetch() {
+    let msgs: Vec<_> = (0..3).map(|i| message(&format!("k{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut c = Client::start(&dir, "a");
+    c.select("INBOX");
+    let reply = c.ok("STORE 2 +FLAGS (Work $Forwarded)");
+    let lines = &reply.untagged;
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("* FLAGS (") && lines[0].contains("Work"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("* OK [PERMANENTFLAGS (") && lines[1].contains("Work"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("\\*"), "{lines:?}");
+    assert!(lines[2].starts_with("* 2 FETCH (FLAGS ("), "{lines:?}");
+    // An existing keyword is not announced again.
+    let reply = c.ok("STORE 3 +FLAGS (work)");
+    assert_eq!(reply.untagged.len(), 1, "{:?}", reply.untagged);
+    // \Recent cannot be stored (ignored), unknown \Flags are BAD.
+    let reply = c.ok("STORE 1 FLAGS (\\Recent \\Seen)");
+    assert!(reply.untagged[0].contains("\\Seen"), "{reply:?}");
+    assert_eq!(c.command("STORE 1 +FLAGS (\\Important)").status(), "BAD");
+    assert_eq!(c.command("STORE 4 +FLAGS (\\Seen)").status(), "BAD");
+    c.logout();
+}
+
+/// RFC 2177: new mail shows up during IDLE within about a second, EXPUNGE
+/// too, and DONE ends it.
+#[test]
+fn idle_reports_new_mail_and_expunges_within_a_second() {
+    let msgs: Vec<_> = (0..4).map(|i| message(&format!("d{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut watcher = Client::start(&dir, "w");
+    watcher.select("INBOX");
+    let tag = watcher.idle();
+
+    let started = Instant::now();
+    deliver_externally(&dir.inbox, &[message("d4", 4)]);
+    let line = watcher.wait_for("EXISTS", Duration::from_secs(5));
+    assert_eq!(line.as_deref(), Some("* 5 EXISTS"), "{}", watcher.tail());
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "EXISTS took {:?}",
+        started.elapsed()
+    );
+
+    // Another session expunges message 2: the idler hears it at once.
+    let mut other = Client::start(&dir, "o");
+    other.select("INBOX");
+    other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    let reply = other.ok("EXPUNGE");
+    assert_eq!(reply.numbers("EXPUNGE"), [2]);
+    let line = watcher.wait_for("EXPUNGE", Duration::from_secs(5));
+    assert_eq!(line.as_deref(), Some("* 2 EXPUNGE"), "{}", watcher.tail());
+    watcher.done(&tag);
+    assert_eq!(watcher.exists(), 4);
+
+    // Anything but DONE ends IDLE with BAD and is not run.
+    let tag = watcher.idle();
+    let reply = watcher.end_idle_with(&tag, "x1 NOOP");
+    assert_eq!(reply.tagged, format!("{tag} BAD Expected DONE to end IDLE"));
+    assert!(reply.untagged.is_empty(), "{reply:?}");
+    other.logout();
+    watcher.logout();
+    if require("python3", &["--version"], "the mbox check") {
+        let mut expect = Expect::default();
+        for m in [&msgs[0], &msgs[2], &msgs[3]] {
+            expect.present(m);
+        }
+        expect.present(&message("d4", 4));
+        expect.absent.push("d1".into());
+        check_mbox(&dir.inbox, &expect);
+    }
+}
+
+/// RFC 3501 §6.3.11 / RFC 4315: APPEND into the selected mailbox gives EXISTS
+/// before the tagged OK and APPENDUID with the UID the message then has.
+#[test]
+fn append_into_selected_mailbox_gives_exists_and_appenduid() {
+    let msgs: Vec<_> = (0..2).map(|i| message(&format!("s{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut c = Client::start(&dir, "a");
+    let select = c.select("INBOX");
+    let validity = select
+        .untagged
+        .iter()
+        .find_map(|l| l.strip_prefix("* OK [UIDVALIDITY "))
+        .and_then(|r| r.split(']').next())
+        .expect("UIDVALIDITY")
+        .to_owned();
+    let new = message("s2", 2);
+    let reply = c.command_literal("APPEND INBOX (\\Seen)", &new.wire);
+    assert!(reply.is_ok(), "{reply:?}");
+    assert_eq!(reply.numbers("EXISTS"), [3]);
+    assert_eq!(reply.code(), ["APPENDUID", validity.as_str(), "3"]);
+    let fetch = c.ok("FETCH 3 (UID FLAGS)");
+    assert_eq!(uid_in(&fetch.untagged[0]), Some(3));
+    let flags = flags_in(&fetch.untagged[0]).unwrap();
+    assert!(flags.contains(&"\\Seen".to_string()), "{flags:?}");
+    // A missing folder: TRYCREATE, nothing created.
+    let reply = c.command_literal("APPEND Nowhere", &new.wire);
+    assert_eq!(reply.status(), "NO");
+    assert_eq!(reply.code(), ["TRYCREATE"]);
+    assert!(!dir.mail.join("Nowhere").exists());
+    c.logout();
+}
+
+/// EXPUNGE numbering (RFC 3501 §7.4.1), and CLOSE's silent expunge.
+#[test]
+fn expunge_numbers_and_close_is_silent() {
+    let msgs: Vec<_> = (0..10).map(|i| message(&format!("e{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut c = Client::start(&dir, "a");
+    c.select("INBOX");
+    c.ok("STORE 2:3,7,10 +FLAGS.SILENT (\\Deleted)");
+    let reply = c.ok("EXPUNGE");
+    // Old 2, 3, 7, 10 → 2, 2, 5, 7 (each relative to the previous removal).
+    assert_eq!(reply.numbers("EXPUNGE"), [2, 2, 5, 7]);
+    assert_eq!(c.exists(), 6);
+    c.ok("UID STORE 1:* +FLAGS.SILENT (\\Deleted)");
+    c.ok("UID STORE 5 -FLAGS.SILENT (\\Deleted)");
+    let reply = c.ok("UID EXPUNGE 1,9");
+    assert_eq!(reply.numbers("EXPUNGE"), [1, 5]);
+    let reply = c.ok("CLOSE");
+    assert!(
+        reply.untagged.iter().all(|l| !l.contains("EXPUNGE")),
+        "{reply:?}"
+    );
+    let reply = c.command("FETCH 1 FLAGS");
+    assert_eq!(reply.status(), "BAD");
+    c.select("INBOX");
+    assert_eq!(c.exists(), 1);
+    let ids = c.message_ids();
+    assert_eq!(ids.values().collect::<Vec<_>>(), ["e4"]);
+    c.logout();
+}
+
+/// Read-only sessions change nothing, and the file stays byte-identical.
+#[test]
+fn examine_writes_nothing() {
+    let msgs: Vec<_> = (0..3).map(|i| message(&format!("r{i}"), i)).collect();
+    let original = mbox_of(&msgs);
+    let dir = Dir::with_inbox(&original);
+    let mut c = Client::start(&dir, "a");
+    let reply = c.ok("EXAMINE INBOX");
+    assert!(reply.tagged.contains("[READ-ONLY]"), "{reply:?}");
+    assert!(reply.has("[PERMANENTFLAGS ()]"), "{reply:?}");
+    let reply = c.ok("FETCH 1 (BODY[] FLAGS)");
+    assert!(!reply.untagged[0].contains("\\Seen"), "{reply:?}");
+    assert_eq!(c.command("STORE 1 +FLAGS (\\Seen)").code(), ["READ-ONLY"]);
+    assert_eq!(c.command("EXPUNGE").code(), ["READ-ONLY"]);
+    c.ok("NOOP");
+    c.ok("CHECK");
+    c.ok("CLOSE");
+    c.logout();
+    assert_eq!(std::fs::read(&dir.inbox).unwrap(), original);
+}
