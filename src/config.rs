@@ -12,6 +12,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::mailstore::LockSettings;
+use crate::net::IpNet;
 
 /// The default configuration file, read when it exists and `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/mbox-imapd.conf";
@@ -34,6 +35,8 @@ options:
                      the subscription list .mailboxlist and a relative --mail-dir
   --config FILE      configuration file (default: /etc/mbox-imapd.conf if it exists)
   --log TARGET       syslog (default) or stderr
+  --tls              implicit TLS (imaps, port 993): handshake before the
+                     greeting; needs tls_cert and tls_key in the config file
   --demo             serve a sample mailbox copied into a fresh temp dir, on
                      this terminal (try: a SELECT INBOX)
   --version          print the version and exit
@@ -57,6 +60,35 @@ pub enum LogTarget {
     Stderr,
 }
 
+/// Every key the configuration file accepts (mbox-imapd.conf(5) documents
+/// each; tests/manpages.rs checks that it does).
+pub const FILE_KEYS: &[&str] = &[
+    "spool_dir",
+    "mail_dir",
+    "log",
+    "lock_timeout",
+    "dotlock",
+    "fcntl",
+    "flock",
+    "auth",
+    "pam_service",
+    "passwd_file",
+    "tls_cert",
+    "tls_key",
+    "allow_plaintext",
+    "trusted_proxies",
+    "proxy_protocol",
+    "proxy_header_timeout",
+    "login_timeout",
+    "autologout",
+    "idle_timeout",
+    "keepalive",
+    "max_message_size",
+    "auth_failure_delay",
+    "log_facility",
+    "syslog_socket",
+];
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -75,6 +107,112 @@ pub struct Config {
     pub dotlock: bool,
     pub fcntl: bool,
     pub flock: bool,
+    /// `--tls`: implicit TLS before the greeting (imaps).
+    pub implicit_tls: bool,
+    /// The rest: logins, TLS, timeouts, network (see mbox-imapd.conf(5)).
+    pub server: ServerSettings,
+}
+
+/// The settings for serving logins (started as root): see mbox-imapd.conf(5)
+/// for each key and its default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    pub auth: AuthBackend,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub allow_plaintext: PlaintextPolicy,
+    pub trusted_proxies: Vec<IpNet>,
+    pub proxy_protocol: ProxyProtocol,
+    /// How long a trusted proxy has to send its PROXY header.
+    pub proxy_header_timeout: Duration,
+    /// Autologout before login.
+    pub login_timeout: Duration,
+    /// Autologout after login (RFC 3501 §5.4: at least 30 minutes).
+    pub autologout: Duration,
+    /// Longest IDLE (RFC 2177) before the server ends it.
+    pub idle_timeout: Duration,
+    /// TCP keepalive idle time; `None` = off.
+    pub keepalive: Option<Duration>,
+    /// APPENDLIMIT (RFC 7889) and the largest literal accepted after login.
+    pub max_message_size: u64,
+    /// Delay before the first failed-login answer; it doubles with each failure.
+    pub auth_failure_delay: Duration,
+    pub log_facility: LogFacility,
+    /// The syslog socket (`/dev/log`).
+    pub syslog_socket: PathBuf,
+}
+
+/// Which authentication backend serves logins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthBackend {
+    /// PAM with this service name (`/etc/pam.d/<service>`).
+    Pam { service: String },
+    /// A Dovecot-style passwd-file of virtual users.
+    PasswdFile { path: PathBuf },
+}
+
+/// When LOGIN and AUTHENTICATE PLAIN/LOGIN are allowed without TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaintextPolicy {
+    /// Only after TLS (or from a trusted proxy).
+    Never,
+    /// Also from loopback addresses and non-IP connections (pipes): the
+    /// connection never leaves the host.
+    Loopback,
+    /// Always (a private network, or a site that accepts the risk).
+    Always,
+}
+
+/// Whether trusted proxies send a PROXY protocol header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    /// Never look for one.
+    Off,
+    /// Take one if it arrives within `proxy_header_timeout`.
+    Optional,
+    /// Trusted proxies must send one.
+    Required,
+}
+
+/// The syslog facility for ordinary events (auth events go to authpriv).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFacility {
+    Mail,
+    Daemon,
+    User,
+    /// `local0` … `local7`.
+    Local(u8),
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            auth: AuthBackend::Pam {
+                service: "imap".into(),
+            },
+            tls_cert: None,
+            tls_key: None,
+            allow_plaintext: PlaintextPolicy::Loopback,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: ProxyProtocol::Optional,
+            proxy_header_timeout: Duration::from_secs(3),
+            login_timeout: Duration::from_secs(60),
+            autologout: Duration::from_secs(30 * 60),
+            idle_timeout: Duration::from_secs(30 * 60),
+            keepalive: Some(Duration::from_secs(5 * 60)),
+            max_message_size: 64 * 1024 * 1024,
+            auth_failure_delay: Duration::from_secs(2),
+            log_facility: LogFacility::Mail,
+            syslog_socket: PathBuf::from("/dev/log"),
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Whether TLS is configured (cert and key both set).
+    pub fn tls_configured(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
 }
 
 impl Default for Config {
@@ -91,6 +229,8 @@ impl Default for Config {
             dotlock: true,
             fcntl: true,
             flock: true,
+            implicit_tls: false,
+            server: ServerSettings::default(),
         }
     }
 }
@@ -144,6 +284,7 @@ pub fn parse(
             "--help" | "-h" => return Ok(Action::Help),
             "--version" | "-V" => return Ok(Action::Version),
             "--preauth" => config.preauth = true,
+            "--tls" => config.implicit_tls = true,
             "--demo" => demo = true,
             "--inbox" => config.inbox = Some(value("--inbox")?),
             "--mail-dir" => mail_dir = Some(value("--mail-dir")?),
@@ -185,6 +326,12 @@ pub fn parse(
     if let Some(l) = log {
         config.log = l;
     }
+    if config.implicit_tls && !config.server.tls_configured() {
+        return Err(ConfigError::BadValue {
+            option: "--tls".into(),
+            reason: "needs tls_cert and tls_key in the configuration file".into(),
+        });
+    }
     Ok(if demo {
         Action::Demo(config)
     } else {
@@ -204,6 +351,8 @@ fn parse_log(v: &str) -> Option<LogTarget> {
 /// Every key is known and every value checked, or the whole file is refused.
 fn apply_file(config: &mut Config, file: &str, text: &str) -> Result<(), ConfigError> {
     let mut staged = config.clone();
+    let mut backend = BackendKeys::default();
+    let mut tls_line = 0;
     for (i, raw) in text.lines().enumerate() {
         let err = |reason: String| ConfigError::File {
             file: file.to_owned(),
@@ -218,6 +367,11 @@ fn apply_file(config: &mut Config, file: &str, text: &str) -> Result<(), ConfigE
             return Err(err(format!("expected key = value, got {line:?}")));
         };
         let (key, value) = (key.trim(), value.trim());
+        match key {
+            "auth" => backend.line = i + 1,
+            "tls_cert" | "tls_key" => tls_line = i + 1,
+            _ => {}
+        }
         let boolean = |v: &str| match v {
             "yes" | "true" | "on" => Ok(true),
             "no" | "false" | "off" => Ok(false),
@@ -246,11 +400,187 @@ fn apply_file(config: &mut Config, file: &str, text: &str) -> Result<(), ConfigE
             "dotlock" => staged.dotlock = boolean(value)?,
             "fcntl" => staged.fcntl = boolean(value)?,
             "flock" => staged.flock = boolean(value)?,
-            _ => return Err(err(format!("unknown key {key:?}"))),
+            _ => apply_server_key(&mut staged.server, &mut backend, key, value).map_err(err)?,
         }
+    }
+    staged.server.auth = backend.resolve().map_err(|reason| ConfigError::File {
+        file: file.to_owned(),
+        line: backend.line,
+        reason,
+    })?;
+    if staged.server.tls_cert.is_some() != staged.server.tls_key.is_some() {
+        return Err(ConfigError::File {
+            file: file.to_owned(),
+            line: tls_line,
+            reason: "tls_cert and tls_key must be given together".into(),
+        });
     }
     *config = staged;
     Ok(())
+}
+
+/// The auth keys, collected while reading and checked together at the end
+/// (`passwd_file` may come before or after `auth = passwd-file`).
+#[derive(Default)]
+struct BackendKeys {
+    kind: Option<String>,
+    pam_service: Option<String>,
+    passwd_file: Option<PathBuf>,
+    /// The line of the `auth` key, for the error.
+    line: usize,
+}
+
+impl BackendKeys {
+    fn resolve(&self) -> Result<AuthBackend, String> {
+        match self.kind.as_deref().unwrap_or("pam") {
+            "pam" => Ok(AuthBackend::Pam {
+                service: self.pam_service.clone().unwrap_or_else(|| "imap".into()),
+            }),
+            "passwd-file" => match &self.passwd_file {
+                Some(path) => Ok(AuthBackend::PasswdFile { path: path.clone() }),
+                None => Err("auth = passwd-file needs passwd_file = PATH".into()),
+            },
+            other => Err(format!("auth: expected pam or passwd-file, got {other:?}")),
+        }
+    }
+}
+
+/// The keys of [`ServerSettings`]; `Err` is the reason, without the line.
+fn apply_server_key(
+    s: &mut ServerSettings,
+    backend: &mut BackendKeys,
+    key: &str,
+    value: &str,
+) -> Result<(), String> {
+    let path = |v: &str| -> Result<PathBuf, String> {
+        if v.starts_with('/') {
+            Ok(PathBuf::from(v))
+        } else {
+            Err(format!("{key} must be an absolute path, got {v:?}"))
+        }
+    };
+    let duration = |v: &str| parse_duration(v).map_err(|why| format!("{key}: {why}"));
+    match key {
+        "auth" => backend.kind = Some(value.to_owned()),
+        "pam_service" if !value.is_empty() && !value.contains('/') => {
+            backend.pam_service = Some(value.to_owned())
+        }
+        "pam_service" => return Err(format!("pam_service: not a service name: {value:?}")),
+        "passwd_file" => backend.passwd_file = Some(path(value)?),
+        "tls_cert" => s.tls_cert = Some(path(value)?),
+        "tls_key" => s.tls_key = Some(path(value)?),
+        "allow_plaintext" => {
+            s.allow_plaintext = match value {
+                "no" => PlaintextPolicy::Never,
+                "loopback" => PlaintextPolicy::Loopback,
+                "yes" => PlaintextPolicy::Always,
+                _ => {
+                    return Err(format!(
+                        "allow_plaintext: expected no, loopback or yes, got {value:?}"
+                    ));
+                }
+            }
+        }
+        "trusted_proxies" => {
+            s.trusted_proxies = value
+                .split([',', ' '])
+                .filter(|w| !w.is_empty())
+                .map(|w| w.parse::<IpNet>())
+                .collect::<Result<_, _>>()
+                .map_err(|why| format!("trusted_proxies: {why}"))?
+        }
+        "proxy_protocol" => {
+            s.proxy_protocol = match value {
+                "no" => ProxyProtocol::Off,
+                "optional" => ProxyProtocol::Optional,
+                "required" => ProxyProtocol::Required,
+                _ => {
+                    return Err(format!(
+                        "proxy_protocol: expected no, optional or required, got {value:?}"
+                    ));
+                }
+            }
+        }
+        "proxy_header_timeout" => s.proxy_header_timeout = duration(value)?,
+        "login_timeout" => s.login_timeout = nonzero(key, duration(value)?)?,
+        "autologout" => s.autologout = nonzero(key, duration(value)?)?,
+        "idle_timeout" => s.idle_timeout = nonzero(key, duration(value)?)?,
+        "keepalive" if value == "no" || value == "off" => s.keepalive = None,
+        "keepalive" => s.keepalive = Some(nonzero(key, duration(value)?)?),
+        "max_message_size" => {
+            s.max_message_size = parse_size(value)
+                .filter(|n| (1024..=crate::command::append::MAX_APPEND_OCTETS as u64).contains(n))
+                .ok_or_else(|| {
+                    format!("max_message_size: expected a size like 20M (1K..64M), got {value:?}")
+                })?
+        }
+        "auth_failure_delay" => s.auth_failure_delay = duration(value)?,
+        "log_facility" => {
+            s.log_facility = parse_facility(value).ok_or_else(|| {
+                format!(
+                    "log_facility: expected mail, daemon, user or local0..local7, got {value:?}"
+                )
+            })?
+        }
+        "syslog_socket" => s.syslog_socket = path(value)?,
+        _ => return Err(format!("unknown key {key:?}")),
+    }
+    Ok(())
+}
+
+fn nonzero(key: &str, d: Duration) -> Result<Duration, String> {
+    if d.is_zero() {
+        Err(format!("{key} must be longer than 0"))
+    } else {
+        Ok(d)
+    }
+}
+
+/// `90`, `90s`, `500ms`, `30m`, `2h`: a number with an optional unit (seconds by default).
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 60s, 30m or 500ms, got {v:?}"))?;
+    let millis = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" | "min" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => return Err(format!("unknown unit in {v:?} (use ms, s, m or h)")),
+    };
+    millis
+        .filter(|ms| *ms <= 7 * 24 * 3_600_000)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{v:?} is longer than a week"))
+}
+
+/// `65536`, `64K`, `64M`, `1G` (powers of 1024).
+fn parse_size(v: &str) -> Option<u64> {
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let n: u64 = number.parse().ok()?;
+    let factor = match unit {
+        "" => 1,
+        "K" | "k" => 1024,
+        "M" | "m" => 1024 * 1024,
+        "G" | "g" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+fn parse_facility(v: &str) -> Option<LogFacility> {
+    match v {
+        "mail" => Some(LogFacility::Mail),
+        "daemon" => Some(LogFacility::Daemon),
+        "user" => Some(LogFacility::User),
+        _ => {
+            let n: u8 = v.strip_prefix("local")?.parse().ok()?;
+            (n <= 7).then_some(LogFacility::Local(n))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +663,179 @@ mod tests {
             matches!(bad, Err(ConfigError::File { line: 1, .. })),
             "{bad:?}"
         );
+    }
+
+    fn serve(text: &'static str) -> Result<Config, ConfigError> {
+        let read = move |_: &std::path::Path| Some(Ok(text.to_owned()));
+        match parse(args(&["--config", "f"]), read)? {
+            Action::Serve(c) => Ok(c),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn server_defaults() {
+        let s = serve("").unwrap().server;
+        assert_eq!(
+            s.auth,
+            AuthBackend::Pam {
+                service: "imap".into()
+            }
+        );
+        assert_eq!(s.allow_plaintext, PlaintextPolicy::Loopback);
+        assert_eq!(s.login_timeout, Duration::from_secs(60));
+        assert_eq!(s.autologout, Duration::from_secs(1800));
+        assert_eq!(s.keepalive, Some(Duration::from_secs(300)));
+        assert_eq!(s.max_message_size, 64 * 1024 * 1024);
+        assert_eq!(s.log_facility, LogFacility::Mail);
+        assert!(!s.tls_configured());
+    }
+
+    #[test]
+    fn server_keys() {
+        let c = serve(
+            "auth = passwd-file\n\
+             passwd_file = /etc/imap.passwd\n\
+             tls_cert = /etc/ssl/imap.pem\n\
+             tls_key = /etc/ssl/imap.key\n\
+             allow_plaintext = no\n\
+             trusted_proxies = 10.0.0.0/8, 192.0.2.7 2001:db8::/32\n\
+             proxy_protocol = required\n\
+             proxy_header_timeout = 500ms\n\
+             login_timeout = 90\n\
+             autologout = 45m\n\
+             idle_timeout = 2h\n\
+             keepalive = off\n\
+             max_message_size = 20M\n\
+             auth_failure_delay = 0\n\
+             log_facility = local3\n\
+             syslog_socket = /run/test.sock\n",
+        )
+        .unwrap();
+        let s = c.server;
+        assert_eq!(
+            s.auth,
+            AuthBackend::PasswdFile {
+                path: "/etc/imap.passwd".into()
+            }
+        );
+        assert!(s.tls_configured());
+        assert_eq!(s.allow_plaintext, PlaintextPolicy::Never);
+        assert_eq!(s.trusted_proxies.len(), 3);
+        assert!(s.trusted_proxies[1].contains("192.0.2.7".parse().unwrap()));
+        assert_eq!(s.proxy_protocol, ProxyProtocol::Required);
+        assert_eq!(s.proxy_header_timeout, Duration::from_millis(500));
+        assert_eq!(s.login_timeout, Duration::from_secs(90));
+        assert_eq!(s.autologout, Duration::from_secs(45 * 60));
+        assert_eq!(s.idle_timeout, Duration::from_secs(7200));
+        assert_eq!(s.keepalive, None);
+        assert_eq!(s.max_message_size, 20 * 1024 * 1024);
+        assert_eq!(s.auth_failure_delay, Duration::ZERO);
+        assert_eq!(s.log_facility, LogFacility::Local(3));
+        assert_eq!(s.syslog_socket, PathBuf::from("/run/test.sock"));
+        let c = serve("pam_service = login\n").unwrap();
+        assert_eq!(
+            c.server.auth,
+            AuthBackend::Pam {
+                service: "login".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_server_lines_name_the_line() {
+        let table: &[(&'static str, usize, &str)] = &[
+            ("auth = ldap\n", 1, "auth: expected pam or passwd-file"),
+            ("# x\nauth = passwd-file\n", 2, "needs passwd_file"),
+            ("passwd_file = relative/path\n", 1, "absolute path"),
+            ("pam_service = ../x\n", 1, "not a service name"),
+            ("allow_plaintext = maybe\n", 1, "allow_plaintext"),
+            (
+                "trusted_proxies = 10.0.0.0/8, nohost\n",
+                1,
+                "trusted_proxies",
+            ),
+            ("proxy_protocol = v3\n", 1, "proxy_protocol"),
+            ("\n\nlogin_timeout = 0\n", 3, "longer than 0"),
+            ("autologout = 30 parsecs\n", 1, "unknown unit"),
+            ("idle_timeout = -5\n", 1, "expected a duration"),
+            ("keepalive = 9999h\n", 1, "longer than a week"),
+            ("max_message_size = 10\n", 1, "max_message_size"),
+            ("max_message_size = 1T\n", 1, "max_message_size"),
+            ("max_message_size = 65M\n", 1, "max_message_size"),
+            ("log_facility = local8\n", 1, "log_facility"),
+            ("syslog_socket = dev/log\n", 1, "absolute path"),
+            ("tls_cert = /a.pem\n", 1, "together"),
+            ("flock = no\ntls_key = /a.key\n", 2, "together"),
+            ("tls_certificate = /a.pem\n", 1, "unknown key"),
+        ];
+        for (text, line, reason) in table {
+            match serve(text) {
+                Err(ConfigError::File {
+                    line: l, reason: r, ..
+                }) => {
+                    assert_eq!(l, *line, "{text:?}: {r}");
+                    assert!(r.contains(reason), "{text:?}: {r}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn implicit_tls_needs_a_certificate() {
+        let no_tls = parse(args(&["--tls"]), no_file);
+        assert!(
+            matches!(no_tls, Err(ConfigError::BadValue { .. })),
+            "{no_tls:?}"
+        );
+        let read = |_: &std::path::Path| Some(Ok("tls_cert = /c\ntls_key = /k\n".to_owned()));
+        let Ok(Action::Serve(c)) = parse(args(&["--tls", "--config", "f"]), read) else {
+            panic!()
+        };
+        assert!(c.implicit_tls);
+    }
+
+    #[test]
+    fn every_listed_key_is_known() {
+        for key in FILE_KEYS {
+            let text: &'static str = Box::leak(format!("{key} = \u{1}\n").into_boxed_str());
+            match serve(text) {
+                Err(ConfigError::File { reason, .. }) => {
+                    assert!(!reason.contains("unknown key"), "{key}: {reason}")
+                }
+                // A few keys accept any text (auth is checked at the end).
+                other => assert!(
+                    !matches!(&other, Err(e) if e.to_string().contains("unknown key")),
+                    "{key}: {other:?}"
+                ),
+            }
+        }
+        assert!(matches!(
+            serve("nonsense = 1\n"),
+            Err(ConfigError::File { .. })
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        for (text, ms) in [
+            ("0", 0),
+            ("15", 15_000),
+            ("15s", 15_000),
+            ("250ms", 250),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for bad in ["", "s", "1.5s", "5 days", "-1"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

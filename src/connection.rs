@@ -1,117 +1,299 @@
-//! The loop between a [`Session`] and a byte stream: read what the client
-//! sent, hand it to the session, and stop at LOGOUT or end of input. The
-//! session flushes its output before every wait for input.
+//! The loop between a [`Session`] and the client's stream: read what the
+//! client sent, hand it to the session, and act on what the session asks of
+//! its caller: wait out a failed login's delay, become the user after a
+//! login, run the TLS handshake after STARTTLS. It ends at LOGOUT, end of
+//! input, or autologout.
 //!
-//! Generic over the input and output: `main` passes stdin and stdout; nothing
-//! here names them. The input must also offer its fd ([`Input`]), because
-//! waiting is done with poll(2) and a timeout: while a mailbox is selected the
-//! session wants a [`Session::tick`] about twice a second even when the client
-//! is silent (IDLE reports new mail within a second, quiet-period checkpoints,
-//! kiss of death). poll works on what inetd and ssh give us (a socket or a
-//! pipe), where a read timeout would not.
+//! Two clocks run while the loop waits for input, and each wait is bounded by
+//! the nearer one:
+//! - Autologout (RFC 3501 §5.4): `login_timeout` before login, `autologout`
+//!   after it (at least 30 minutes by the RFC), `idle` during IDLE (RFC 2177:
+//!   IDLE is activity, but not for ever). Measured from the client's last
+//!   input; when it runs out the client gets `* BYE Autologout; idle for too
+//!   long`.
+//! - The session's tick ([`Session::tick_interval`]): while a mailbox is
+//!   selected it wants a [`Session::tick`] about twice a second even when the
+//!   client is silent (IDLE reports new mail within a second, quiet-period
+//!   checkpoints, kiss of death). A signal that interrupts the wait counts as
+//!   a tick, so a kiss of death is seen at once.
+//!
+//! Generic over [`Transport`]: `main` passes the fd stream; tests pass an
+//! in-memory one. The stream is the `ResponseWriter`'s inner writer, and is
+//! read through it, so TLS can wrap both directions at once.
 
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
-use std::time::Duration;
+use std::io;
+use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-
+use crate::auth::UserInfo;
+use crate::command::Context;
 use crate::response::ResponseWriter;
 use crate::session::{Flow, Session};
+use crate::transport::Transport;
 
 /// Read size: a typical command fits many times; a 64 MB APPEND literal goes
-/// through in 16 KB steps. Also at least the 8 KB buffer of `StdinLock`, so
-/// std's reader never keeps bytes that poll(2) could not see (a read at least
-/// as large as an empty `BufReader`'s buffer bypasses it).
+/// through in 16 KB steps.
 const READ_CHUNK_OCTETS: usize = 16 * 1024;
 
-/// What [`serve`] reads from: a byte stream with an fd to wait on.
-pub trait Input: Read + AsFd {}
+/// How long the client may be silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Before login (and during the TLS handshake).
+    pub login: Duration,
+    /// After login, between commands.
+    pub autologout: Duration,
+    /// Longest IDLE (RFC 2177), for the IDLE command.
+    pub idle: Duration,
+}
 
-impl<T: Read + AsFd> Input for T {}
+/// What the caller does on the session's behalf after a login.
+pub trait Edge {
+    /// Becomes `user` (drops root) and returns the user's context; `Err`
+    /// (already logged) ends the session with BYE.
+    fn become_user(&mut self, user: &UserInfo) -> Result<Context, String>;
+}
 
-/// Greets, then serves commands until LOGOUT or end of input.
-pub fn serve<R: Input, W: Write>(
+/// How the session ended, for the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// LOGOUT, or the session said BYE (too many failed logins, a login that
+    /// could not be served).
+    Closed,
+    EndOfInput,
+    Autologout,
+    TlsFailed,
+}
+
+/// Greets, then serves commands until LOGOUT, end of input or autologout.
+/// `timeouts: None` waits forever (a tunnel). I/O errors are returned; EPIPE
+/// and ECONNRESET among them mean the client went away, which the caller
+/// treats as a clean end.
+pub fn serve<T: Transport>(
     session: &mut Session,
-    mut input: R,
-    out: &mut ResponseWriter<W>,
-) -> io::Result<()> {
+    out: &mut ResponseWriter<T>,
+    timeouts: Option<Timeouts>,
+    edge: &mut dyn Edge,
+) -> io::Result<End> {
     session.greeting(out)?;
     let mut buf = vec![0u8; READ_CHUNK_OCTETS];
+    let mut last_input = Instant::now();
     loop {
-        if let Some(interval) = session.tick_interval()
-            && !readable(&input, interval)?
-        {
-            if session.tick(out)? == Flow::Close {
-                return Ok(());
+        let limit = timeouts.map(|t| {
+            if !session.is_authenticated() {
+                t.login
+            } else if session.is_idling() {
+                t.idle
+            } else {
+                t.autologout
             }
-            continue;
+        });
+        let left = limit.map(|l| l.saturating_sub(last_input.elapsed()));
+        if left.is_some_and(|l| l.is_zero()) {
+            session.autologout(out)?;
+            return Ok(End::Autologout);
         }
-        let n = match input.read(&mut buf) {
+        let tick = session.tick_interval();
+        let wait = match (left, tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        out.get_mut().set_read_timeout(wait);
+        let n = match out.get_mut().read(&mut buf) {
             Ok(0) => {
                 session.end_of_input();
-                return Ok(());
+                return Ok(End::EndOfInput);
             }
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Silence until a clock ran out, or a signal: tick if the session
+            // wants ticks; the autologout clock is checked at the top.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                if tick.is_some() && session.tick(out)? == Flow::Close {
+                    return Ok(End::Closed);
+                }
+                continue;
+            }
             Err(e) => return Err(e),
         };
+        last_input = Instant::now();
         // `n <= buf.len()` by the Read contract.
-        if session.receive(&buf[..n], out)? == Flow::Close {
-            return Ok(());
+        let flow = session.receive(&buf[..n], out)?;
+        if let Some(end) = follow(session, out, edge, flow)? {
+            return Ok(end);
         }
     }
 }
 
-/// Waits up to `timeout` for `input` to become readable: `true` when a read
-/// will not block (data, end of input, or an error the read will report),
-/// `false` on timeout or when a signal interrupted the wait (a kiss of death
-/// is then seen by the tick at once).
-fn readable(input: &impl AsFd, timeout: Duration) -> io::Result<bool> {
-    let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    let mut fds = [PollFd::new(input.as_fd(), PollFlags::POLLIN)];
-    match poll(&mut fds, PollTimeout::from(millis)) {
-        Ok(0) => Ok(false),
-        Ok(_) => Ok(true),
-        Err(Errno::EINTR) => Ok(false),
-        Err(e) => Err(io::Error::from(e)),
+/// Acts on `flow` until the session wants input again (`None`) or is done.
+fn follow<T: Transport>(
+    session: &mut Session,
+    out: &mut ResponseWriter<T>,
+    edge: &mut dyn Edge,
+    mut flow: Flow,
+) -> io::Result<Option<End>> {
+    loop {
+        flow = match flow {
+            Flow::Continue => return Ok(None),
+            Flow::Close => return Ok(Some(End::Closed)),
+            Flow::Delay(d) => {
+                out.flush()?;
+                std::thread::sleep(d);
+                session.resume(out)?
+            }
+            Flow::Login => {
+                let Some(user) = session.authenticated_user().cloned() else {
+                    return Ok(Some(End::Closed));
+                };
+                match edge.become_user(&user) {
+                    Ok(context) => session.complete_login(context, out)?,
+                    Err(_) => session.abort_login(out)?,
+                }
+            }
+            Flow::StartTls => {
+                out.flush()?;
+                match out.get_mut().start_tls() {
+                    Ok(()) => {
+                        session.tls_started();
+                        let peer = session.peer().map(|p| p.to_string()).unwrap_or_default();
+                        let tls = out.get_mut().tls_description().unwrap_or_default();
+                        log::info!("event=starttls {peer} {tls}");
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        // Nothing more can be said: the stream is neither
+                        // plaintext nor TLS any more.
+                        log::info!("event=tls-failed reason={:?}", e.to_string());
+                        return Ok(Some(End::TlsFailed));
+                    }
+                }
+            }
+        };
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::fs::File;
-    use std::time::Instant;
+    use std::collections::VecDeque;
+    use std::io::{Read, Write};
 
     use super::*;
 
-    fn pipe() -> (File, File) {
+    /// Scripted input: each entry is one read's result (`None` = time out).
+    struct Script {
+        reads: VecDeque<Option<Vec<u8>>>,
+        written: Vec<u8>,
+        timeouts: Vec<Option<Duration>>,
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.reads.pop_front() {
+                None => Ok(0),
+                Some(None) => {
+                    // Silence: the wait runs its full length, then times out.
+                    if let Some(Some(wait)) = self.timeouts.last() {
+                        std::thread::sleep(*wait);
+                    }
+                    Err(io::ErrorKind::TimedOut.into())
+                }
+                Some(Some(bytes)) => {
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    Ok(bytes.len())
+                }
+            }
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Script {
+        fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+            self.timeouts.push(timeout);
+        }
+        fn start_tls(&mut self) -> io::Result<()> {
+            Err(io::Error::other("no TLS in this test"))
+        }
+        fn is_tls(&self) -> bool {
+            false
+        }
+        fn tls_description(&self) -> Option<String> {
+            None
+        }
+    }
+
+    struct NoEdge;
+    impl Edge for NoEdge {
+        fn become_user(&mut self, _: &UserInfo) -> Result<Context, String> {
+            Err("not in this test".into())
+        }
+    }
+
+    fn run(reads: Vec<Option<&[u8]>>) -> (End, String, Vec<Option<Duration>>) {
+        let context = Context {
+            home: "/nonexistent/mbox-imapd-test/home".into(),
+            user: "alice".into(),
+            host: "mailhost".into(),
+            inbox: "/nonexistent/mbox-imapd-test/inbox".into(),
+            mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
+            locking: Default::default(),
+        };
+        let mut session = Session::new(context, crate::session::Start::Preauth);
+        let script = Script {
+            reads: reads.into_iter().map(|r| r.map(<[u8]>::to_vec)).collect(),
+            written: Vec::new(),
+            timeouts: Vec::new(),
+        };
+        let mut out = ResponseWriter::new(script);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(60),
+            autologout: Duration::from_millis(50),
+            idle: Duration::from_secs(1800),
+        };
+        let end = serve(&mut session, &mut out, Some(timeouts), &mut NoEdge).unwrap();
+        let script = out.into_inner().unwrap();
+        (
+            end,
+            String::from_utf8(script.written).unwrap(),
+            script.timeouts,
+        )
+    }
+
+    #[test]
+    fn silence_after_login_is_autologout() {
+        let (end, out, timeouts) = run(vec![Some(b"a NOOP\r\n"), None]);
+        assert_eq!(end, End::Autologout);
+        assert!(
+            out.ends_with("a OK NOOP completed\r\n* BYE Autologout; idle for too long\r\n"),
+            "{out}"
+        );
+        assert_eq!(timeouts.len(), 2, "{timeouts:?}");
+        assert!(
+            timeouts
+                .iter()
+                .all(|t| t.is_some_and(|t| t <= Duration::from_millis(50)))
+        );
+    }
+
+    #[test]
+    fn idle_over_pipes_until_logout() {
+        use crate::transport::FdStream;
+
         let (r, w) = nix::unistd::pipe().unwrap();
-        (File::from(r), File::from(w))
-    }
-
-    #[test]
-    fn readable_times_out_then_sees_data_and_eof() {
-        let (r, mut w) = pipe();
-        let started = Instant::now();
-        assert!(!readable(&r, Duration::from_millis(50)).unwrap());
-        assert!(started.elapsed() >= Duration::from_millis(40));
-        w.write_all(b"x").unwrap();
-        assert!(readable(&r, Duration::from_millis(50)).unwrap());
-        drop(w);
-        let mut r = r;
-        let mut buf = [0u8; 4];
-        assert_eq!(r.read(&mut buf).unwrap(), 1);
-        // End of input is "readable": the read returns 0.
-        assert!(readable(&r, Duration::from_millis(50)).unwrap());
-    }
-
-    #[test]
-    fn serve_over_a_pipe_until_logout() {
-        let (r, mut w) = pipe();
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        let mut w = std::fs::File::from(w);
         w.write_all(b"a IDLE\r\nDONE\r\nb LOGOUT\r\n").unwrap();
-        let context = crate::command::Context {
+        let context = Context {
             home: "/nonexistent/mbox-imapd-test/home".into(),
             user: "u".into(),
             host: "h".into(),
@@ -120,13 +302,33 @@ mod tests {
             locking: Default::default(),
         };
         let mut session = Session::new(context, crate::session::Start::Preauth);
-        let mut out = ResponseWriter::new(Vec::new());
-        serve(&mut session, r, &mut out).unwrap();
-        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        let stream = FdStream::new(r, out_w, None);
+        let mut out = ResponseWriter::new(stream);
+        let timeouts = Timeouts {
+            login: Duration::from_secs(5),
+            autologout: Duration::from_secs(5),
+            idle: Duration::from_secs(5),
+        };
+        let end = serve(&mut session, &mut out, Some(timeouts), &mut NoEdge).unwrap();
+        assert_eq!(end, End::Closed);
+        drop(out);
+        let mut text = String::new();
+        std::fs::File::from(out_r)
+            .read_to_string(&mut text)
+            .unwrap();
         assert!(
             text.contains("+ idling\r\na OK IDLE terminated\r\n"),
             "{text}"
         );
         assert!(text.ends_with("b OK LOGOUT completed\r\n"), "{text}");
+    }
+
+    #[test]
+    fn eof_and_logout_end_cleanly() {
+        let (end, _, _) = run(vec![Some(b"a NOOP\r\n")]);
+        assert_eq!(end, End::EndOfInput);
+        let (end, out, _) = run(vec![Some(b"a LOGOUT\r\nb NOOP\r\n")]);
+        assert_eq!(end, End::Closed);
+        assert!(out.ends_with("a OK LOGOUT completed\r\n"), "{out}");
     }
 }

@@ -11,17 +11,31 @@
 //! - [`mailstore`]: the only module that opens, maps or locks a mail file.
 //! - [`mime`]: MIME structure, envelope and text decoding of stored messages (pure).
 //! - [`names`]: mailbox names: modified UTF-7, LIST patterns.
-//! - [`connection`]: the read/flush loop between a `Session` and a byte stream.
+//! - [`connection`]: the loop between a `Session` and the client's stream:
+//!   reads with autologout, and the caller's part of login and STARTTLS.
+//! - [`auth`]: who may log in: the `Authenticator` trait, PAM (dlopen'd) and
+//!   passwd-file backends, SASL PLAIN/LOGIN decoding, user-name checks.
+//! - [`net`]: the peer, trusted proxies, socket options, PROXY protocol headers.
+//! - [`transport`]: fd 0/fd 1 as one stream, plaintext or TLS, with read timeouts.
+//! - [`tls`]: certificate and key → rustls `ServerConfig`.
+//! - [`privilege`]: becoming the user after login (groups, gid, uid, home).
+//! - [`logger`]: the syslog (mail + authpriv) or stderr backend `main` installs.
 
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod logger;
 pub mod mailstore;
 pub mod mime;
 pub mod names;
+pub mod net;
 pub mod parser;
+pub mod privilege;
 pub mod response;
 pub mod session;
+pub mod tls;
+pub mod transport;
 pub mod types;

@@ -1,23 +1,42 @@
-//! Wiring only: argv and the config file, the logger, who we serve, stdin and
-//! stdout, and the exit status. Everything else is in the library.
+//! Wiring only: argv and the config file, the logger, who we serve, the
+//! client's stream on fds 0 and 1, and the exit status. Everything else is in
+//! the library.
 //!
 //! Under inetd, fds 0, 1 and 2 are all the client's socket: nothing here may
 //! print to stderr unless `--log stderr` or `--demo` asked for it.
+//!
+//! Started as root (inetd), the order is fixed by what must happen before the
+//! greeting: the peer address and socket options, the TLS files (read as
+//! root), a PROXY header from a trusted proxy, the implicit-TLS handshake
+//! (`--tls`), and only then `* OK`. Nothing of any user's is touched until a
+//! login succeeds and [`privilege::become_user`] has dropped root.
 
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
-use mbox_imapd::command::Context;
-use mbox_imapd::config::{self, Action, Config, LogTarget};
-use mbox_imapd::connection;
+use mbox_imapd::auth::{self, Authenticator, UserInfo};
+use mbox_imapd::command::{Context, counters};
+use mbox_imapd::config::{self, Action, AuthBackend, Config, LogTarget, ProxyProtocol};
+use mbox_imapd::connection::{self, Edge, End, Timeouts};
+use mbox_imapd::net::proxy::{self, Expect, Header};
+use mbox_imapd::net::{Peer, socket};
 use mbox_imapd::response::ResponseWriter;
-use mbox_imapd::session::{Session, Start};
+use mbox_imapd::session::login::AUTH_LOG;
+use mbox_imapd::session::{LoginSetup, Session, Start, Tls};
+use mbox_imapd::transport::{FdStream, Transport};
+use mbox_imapd::{logger, privilege, tls};
 
 /// The demo mailbox: 30 realistic messages (multipart, attachments, encoded
 /// headers, a forwarded message), as a local delivery agent leaves them.
 const DEMO_INBOX: &[u8] = include_bytes!("../fixtures/demo/INBOX.mbox");
+
+/// sysexits(3) EX_CONFIG: the configuration is wrong.
+const EX_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     limit_heap_growth();
@@ -28,7 +47,10 @@ fn main() -> ExitCode {
     });
     let action = match action {
         Ok(a) => a,
-        Err(e) => return refuse_to_start(&e.to_string()),
+        Err(e) => {
+            install_logger(LogTarget::Syslog, &Config::default());
+            return refuse_to_start(&e.to_string(), EX_CONFIG);
+        }
     };
     match action {
         Action::Help => {
@@ -41,77 +63,281 @@ fn main() -> ExitCode {
         }
         Action::Demo(config) => demo(config),
         Action::Serve(config) => {
-            install_logger(config.log);
+            install_logger(config.log, &config);
             serve(&config)
         }
     }
 }
 
-/// A configuration error: say so in IMAP (the client is on stdout) and in the log.
-fn refuse_to_start(why: &str) -> ExitCode {
-    install_logger(LogTarget::Syslog);
-    log::error!("not starting: {why}");
+/// Cannot serve: say so in IMAP (the client is on stdout) and in the log.
+fn refuse_to_start(why: &str, status: u8) -> ExitCode {
+    log::error!("event=not-starting reason={why:?}");
     let mut out = io::stdout();
     let _ = write!(
         out,
-        "* BYE mbox-imapd configuration error, see the system log\r\n"
+        "* BYE mbox-imapd cannot serve now, see the system log\r\n"
     );
     let _ = out.flush();
-    ExitCode::from(78) // EX_CONFIG
+    ExitCode::from(status)
 }
 
 fn serve(config: &Config) -> ExitCode {
     let uid = nix::unistd::getuid();
-    let start = if config.preauth || !uid.is_root() {
-        Start::Preauth
-    } else {
-        Start::Login
-    };
-    let context = match start {
-        Start::Preauth => match user_context(config) {
-            Ok(c) => c,
-            Err(why) => return refuse_to_start(&why),
-        },
-        // Nothing of any user's is looked at before a login.
-        Start::Login => Context {
-            user: String::new(),
-            host: host_name(),
-            inbox: PathBuf::new(),
-            mail_dir: PathBuf::new(),
-            home: PathBuf::new(),
-            locking: config.lock_settings(),
-        },
-    };
-    log::info!("session start user={} mode={:?}", context.user, start);
-    run(context, start)
+    if config.preauth || !uid.is_root() {
+        return match user_context(config) {
+            Ok(context) => {
+                log::info!("event=session-start user={} mode=preauth", context.user);
+                let stream = match stdio_stream(None) {
+                    Ok(s) => s,
+                    Err(e) => return refuse_to_start(&format!("stdin/stdout: {e}"), 1),
+                };
+                run(
+                    Session::new(context, Start::Preauth),
+                    stream,
+                    timeouts(config),
+                    None,
+                )
+            }
+            Err(why) => refuse_to_start(&why, EX_CONFIG),
+        };
+    }
+    serve_logins(config)
 }
 
-fn run(context: Context, start: Start) -> ExitCode {
-    let mut session = Session::new(context, start);
-    let stdin = io::stdin().lock();
-    let mut out = ResponseWriter::new(io::stdout().lock());
-    let result = connection::serve(&mut session, stdin, &mut out);
-    let stats = session.stats();
+/// Started as root by inetd: set up the connection, then serve logins.
+fn serve_logins(config: &Config) -> ExitCode {
+    let settings = &config.server;
+    let stdin = io::stdin();
+    let peer_ip = socket::peer_address(stdin.as_fd());
+    let mut peer = Peer::new(peer_ip, &settings.trusted_proxies);
+    if peer_ip.is_some() {
+        if let Some(idle) = settings.keepalive
+            && let Err(e) = socket::set_keepalive(stdin.as_fd(), idle)
+        {
+            log::warn!("event=keepalive-failed reason={e}");
+        }
+        let _ = socket::set_send_timeout(io::stdout().as_fd(), settings.autologout);
+    }
     log::info!(
-        "session end commands={} bytes_in={} bytes_out={}",
+        "event=connect {peer} tls={}",
+        if config.implicit_tls {
+            "implicit"
+        } else {
+            "no"
+        }
+    );
+
+    let tls_config = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => match tls::load(cert, key) {
+            Ok(c) => Some(c),
+            Err(e) => return refuse_to_start(&e.to_string(), EX_CONFIG),
+        },
+        _ => None,
+    };
+
+    if peer.trusted_proxy && settings.proxy_protocol != ProxyProtocol::Off {
+        let expect = match settings.proxy_protocol {
+            ProxyProtocol::Required => Expect::Required,
+            _ => Expect::Optional,
+        };
+        match proxy::read_header(stdin.as_fd(), settings.proxy_header_timeout, expect) {
+            Ok(Some(Header::Client(client))) => {
+                peer.report(client);
+                log::info!("event=proxy-header {peer}");
+            }
+            Ok(Some(Header::Unknown) | None) => {}
+            Err(e) => {
+                log::warn!(
+                    "event=proxy-header-refused {peer} reason={:?}",
+                    e.to_string()
+                );
+                return refuse_to_start(&e.to_string(), 1);
+            }
+        }
+    }
+
+    let authenticator: Box<dyn Authenticator> = match &settings.auth {
+        AuthBackend::Pam { service } => Box::new(auth::pam::Pam::new(service)),
+        AuthBackend::PasswdFile { path } => match auth::passwd_file::PasswdFile::load(path) {
+            Ok(file) => Box::new(file),
+            Err(e) => return refuse_to_start(&e.to_string(), EX_CONFIG),
+        },
+    };
+
+    let mut stream = match stdio_stream(tls_config.clone()) {
+        Ok(s) => s,
+        Err(e) => return refuse_to_start(&format!("stdin/stdout: {e}"), 1),
+    };
+    let tls_state = if config.implicit_tls {
+        stream.set_read_timeout(Some(settings.login_timeout));
+        if let Err(e) = stream.start_tls() {
+            log::info!("event=tls-failed {peer} reason={:?}", e.to_string());
+            return ExitCode::FAILURE;
+        }
+        log_tls(&stream, &peer);
+        Tls::Active
+    } else if tls_config.is_some() {
+        Tls::Offered
+    } else {
+        Tls::Unavailable
+    };
+
+    let setup = LoginSetup {
+        authenticator,
+        peer,
+        plaintext: settings.allow_plaintext,
+        tls: tls_state,
+        failure_delay: settings.auth_failure_delay,
+        max_message_size: settings.max_message_size,
+    };
+    // Nothing of any user's is looked at before a login.
+    let placeholder = Context {
+        user: String::new(),
+        host: host_name(),
+        inbox: PathBuf::new(),
+        mail_dir: PathBuf::new(),
+        home: PathBuf::new(),
+        locking: config.lock_settings(),
+    };
+    let session = Session::for_login(placeholder, setup);
+    run(session, stream, timeouts(config), Some(config))
+}
+
+/// fds 0 and 1 as one stream (each duplicated, so the std handles stay valid).
+fn stdio_stream(tls: Option<Arc<rustls::ServerConfig>>) -> io::Result<FdStream> {
+    let input: OwnedFd = io::stdin().as_fd().try_clone_to_owned()?;
+    let output: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
+    Ok(FdStream::new(input, output, tls))
+}
+
+fn timeouts(config: &Config) -> Option<Timeouts> {
+    let s = &config.server;
+    Some(Timeouts {
+        login: s.login_timeout,
+        autologout: s.autologout,
+        idle: s.idle_timeout,
+    })
+}
+
+fn log_tls(stream: &FdStream, peer: &Peer) {
+    log::info!(
+        "event=tls {peer} {}",
+        stream.tls_description().unwrap_or_default()
+    );
+}
+
+/// Runs the session to its end and logs the summary line.
+fn run(
+    mut session: Session,
+    stream: FdStream,
+    timeouts: Option<Timeouts>,
+    login: Option<&Config>,
+) -> ExitCode {
+    let started = Instant::now();
+    let mut out = ResponseWriter::new(stream);
+    let mut edge = LoginEdge { config: login };
+    let result = connection::serve(&mut session, &mut out, timeouts, &mut edge);
+    if result.as_ref().is_err_and(is_disconnect) {
+        // The client went away mid-response: pending flag changes still go
+        // to the mailbox, as at end of input.
+        session.end_of_input();
+    }
+    let _ = out.flush();
+    let stats = session.stats();
+    let end = match &result {
+        Ok(End::Closed) => "closed",
+        Ok(End::EndOfInput) => "eof",
+        Ok(End::Autologout) => "autologout",
+        Ok(End::TlsFailed) => "tls-failed",
+        Err(e) if is_disconnect(e) => "disconnect",
+        Err(_) => "error",
+    };
+    let peer = session
+        .peer()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "peer=local".into());
+    log::info!(
+        "event=session-end user={} end={end} duration_ms={} commands={} bytes_in={} \
+         bytes_out={} fetched={} stored={} expunged={} appended={} peak_rss_kb={} {peer}",
+        session_user(&session),
+        started.elapsed().as_millis(),
         stats.commands,
         stats.bytes_in,
-        out.bytes_written()
+        out.bytes_written(),
+        counters::read(&counters::MESSAGES_FETCHED),
+        counters::read(&counters::MESSAGES_STORED),
+        counters::read(&counters::MESSAGES_EXPUNGED),
+        counters::read(&counters::MESSAGES_APPENDED),
+        peak_rss_kb().map_or_else(|| "-".into(), |kb| kb.to_string()),
     );
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::SUCCESS,
         // The client hung up in the middle of a response: not our failure.
-        Err(e)
-            if e.kind() == io::ErrorKind::BrokenPipe
-                || e.kind() == io::ErrorKind::ConnectionReset =>
-        {
-            log::info!("client went away: {e}");
-            ExitCode::SUCCESS
-        }
+        Err(e) if is_disconnect(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("session ended on I/O error: {e}");
+            log::error!("event=io-error reason={:?}", e.to_string());
             ExitCode::FAILURE
         }
+    }
+}
+
+fn session_user(session: &Session) -> &str {
+    match session.user() {
+        "" => "-",
+        user => user,
+    }
+}
+
+fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// Peak resident memory (`VmHWM` of /proc/self/status), in kB.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The caller's part of a login: become the user, then name their mailboxes.
+struct LoginEdge<'c> {
+    /// `None`: a preauth or demo session, where no login happens.
+    config: Option<&'c Config>,
+}
+
+impl Edge for LoginEdge<'_> {
+    fn become_user(&mut self, user: &UserInfo) -> Result<Context, String> {
+        let Some(config) = self.config else {
+            return Err("no logins in this mode".into());
+        };
+        if let Err(e) = privilege::become_user(user) {
+            log::error!(
+                target: AUTH_LOG,
+                "event=privilege-drop-failed user={} uid={} reason={:?}",
+                user.name,
+                user.uid,
+                e.to_string()
+            );
+            return Err(e.to_string());
+        }
+        log::info!(
+            "event=serving user={} uid={} gid={} home={}",
+            user.name,
+            nix::unistd::getuid(),
+            nix::unistd::getgid(),
+            user.home.display()
+        );
+        Ok(Context {
+            user: user.name.clone(),
+            host: host_name(),
+            inbox: config.spool_dir.join(&user.name),
+            mail_dir: user.home.join(&config.mail_dir),
+            home: user.home.clone(),
+            locking: config.lock_settings(),
+        })
     }
 }
 
@@ -155,11 +381,12 @@ fn host_name() -> String {
 
 /// `--demo`: copy the embedded mailbox into a fresh temp dir and serve it here.
 fn demo(config: Config) -> ExitCode {
-    install_logger(if config.log == LogTarget::Stderr {
+    let target = if config.log == LogTarget::Stderr {
         LogTarget::Stderr
     } else {
         LogTarget::Syslog
-    });
+    };
+    install_logger(target, &config);
     let dir = std::env::temp_dir().join(format!(
         "mbox-imapd-demo-{}-{}",
         std::process::id(),
@@ -198,36 +425,25 @@ fn demo(config: Config) -> ExitCode {
         home: dir,
         locking: config.lock_settings(),
     };
-    run(context, Start::Preauth)
+    let stream = match stdio_stream(None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mbox-imapd --demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A person at a terminal: no autologout.
+    run(Session::new(context, Start::Preauth), stream, None, None)
 }
 
-fn install_logger(target: LogTarget) {
+fn install_logger(target: LogTarget, config: &Config) {
     // A panic message must go to the log, never to stderr: under inetd stderr
     // is the client's socket. (The session turns the panic into `* BYE`.)
     if target == LogTarget::Syslog {
         std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
     }
-    let level = log::LevelFilter::Info;
-    match target {
-        LogTarget::Stderr => {
-            let _ = log::set_boxed_logger(Box::new(StderrLogger))
-                .map(|()| log::set_max_level(log::LevelFilter::Debug));
-        }
-        LogTarget::Syslog => {
-            let formatter = syslog::Formatter3164 {
-                facility: syslog::Facility::LOG_MAIL,
-                hostname: None,
-                process: "mbox-imapd".into(),
-                pid: std::process::id(),
-            };
-            // No syslog socket (a container, a test): log nothing rather than
-            // write to stderr, which may be the client's socket.
-            if let Ok(logger) = syslog::unix(formatter) {
-                let _ = log::set_boxed_logger(Box::new(syslog::BasicLogger::new(logger)))
-                    .map(|()| log::set_max_level(level));
-            }
-        }
-    }
+    let s = &config.server;
+    logger::install(target, s.log_facility, &s.syslog_socket);
 }
 
 /// Keeps a session's anonymous memory near its working set.
@@ -246,23 +462,4 @@ fn limit_heap_growth() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
-}
-
-/// `--log stderr`: one line per event, for debugging on a terminal or in tests.
-struct StderrLogger;
-
-impl log::Log for StderrLogger {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let _ = writeln!(
-            io::stderr(),
-            "mbox-imapd[{}]: {}: {}",
-            std::process::id(),
-            record.level(),
-            record.args()
-        );
-    }
-    fn flush(&self) {}
 }

@@ -55,6 +55,7 @@ pub fn fetch<W: Write>(
     let marks_seen = !selected.read_only && items.iter().any(sets_seen);
     let hides_headers = items.iter().any(needs_visible_header);
     for index in indices {
+        super::counters::bump(&super::counters::MESSAGES_FETCHED);
         // RFC 3501 §6.4.5: the \Seen flag is set as a side effect of the fetch.
         // Through change_flags, so the change is a pending delta written at
         // the next checkpoint like a STORE's. A failure (keyword limit cannot

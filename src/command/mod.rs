@@ -8,6 +8,7 @@
 pub mod any;
 pub mod append;
 pub mod copy;
+pub mod counters;
 pub mod expunge;
 pub mod fetch;
 pub mod folder;

@@ -43,6 +43,13 @@ impl<W: Write> ResponseWriter<W> {
         self.out.inner.get_ref()
     }
 
+    /// The wrapped writer, mutably: the connection reads the client through it
+    /// (one stream both ways, for TLS). Writing to it directly would bypass
+    /// the buffer, so flush first.
+    pub fn get_mut(&mut self) -> &mut W {
+        self.out.inner.get_mut()
+    }
+
     /// Unwraps the writer after flushing.
     pub fn into_inner(self) -> io::Result<W> {
         self.out.inner.into_inner().map_err(|e| e.into_error())

@@ -120,6 +120,17 @@ impl Framer {
         self.input.len() + self.command.len()
     }
 
+    /// Throws away everything received and not yet framed, and any command
+    /// half assembled; returns how many octets that was. STARTTLS needs this:
+    /// plaintext pipelined after it must never be read as if it came over TLS
+    /// (RFC 3501 §6.2.1; the CVE-2011-0411 class of command injection).
+    pub fn discard_buffered(&mut self) -> usize {
+        let n = self.buffered();
+        self.input.clear();
+        self.reset();
+        n
+    }
+
     /// Adds received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
         self.input.extend(bytes);

@@ -18,6 +18,7 @@
 //! the index's the same (command::updates).
 
 pub mod framer;
+pub mod login;
 pub mod state;
 
 use std::io::{self, Write};
@@ -30,6 +31,8 @@ use crate::parser::{self, ast::CommandBody};
 use crate::response::{Code, ResponseWriter, Status};
 use crate::types::Numbering;
 use framer::{Frame, Framer, Limits};
+use login::{Handled, Intercepted};
+pub use login::{LoginSetup, Tls};
 use state::State;
 
 /// How the session starts (RFC 3501 §7.1.1 / §7.1.4).
@@ -42,12 +45,18 @@ pub enum Start {
     Preauth,
 }
 
-/// Whether the caller should keep reading.
+/// Whether the caller should keep reading, or act first (see login.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
     Continue,
     /// LOGOUT was answered (or the stream cannot be resynchronised): close.
     Close,
+    /// Credentials were accepted: become the user, then `complete_login`.
+    Login,
+    /// STARTTLS was answered: run the TLS handshake, then `tls_started`.
+    StartTls,
+    /// A login failed: wait this long without reading, then `resume`.
+    Delay(Duration),
 }
 
 /// Counters for the end-of-session log line.
@@ -73,6 +82,8 @@ pub struct Session {
     state: State,
     framer: Framer,
     stats: Stats,
+    /// Started as root: logins, STARTTLS, failure limits (login.rs).
+    login: Option<Box<login::Login>>,
     /// An IDLE in progress: the next frame ends it (command::idle).
     idle: Option<Idle>,
     /// When the client last sent anything: the quiet period is measured from it.
@@ -93,6 +104,7 @@ impl Session {
             state,
             framer: Framer::new(limits),
             stats: Stats::default(),
+            login: None,
             idle: None,
             last_input: Instant::now(),
             checkpoint_not_before: None,
@@ -132,7 +144,24 @@ impl Session {
         self.stats.bytes_in += bytes.len() as u64;
         self.last_input = Instant::now();
         self.framer.push(bytes);
+        if let Some(flow) = self.paused_flow() {
+            // Waiting for the caller (login.rs): keep the bytes for later.
+            return Ok(flow);
+        }
+        self.drain(out)
+    }
+
+    /// Runs every command the buffered input completes.
+    fn drain<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<Flow> {
         while let Some(frame) = self.framer.next() {
+            let frame = match self.login_frame(frame, out)? {
+                Handled::Yes(Flow::Continue) => continue,
+                Handled::Yes(flow) => {
+                    out.flush()?;
+                    return Ok(flow);
+                }
+                Handled::No(frame) => frame,
+            };
             if let Some(idle) = self.idle.take() {
                 let tag = idle.tag.clone();
                 let ended =
@@ -154,9 +183,14 @@ impl Session {
                     }
                 }
                 Frame::Command(bytes) => {
-                    if self.killed(out)? || self.run(&bytes, out)? == Flow::Close {
+                    if self.killed(out)? {
                         out.flush()?;
                         return Ok(Flow::Close);
+                    }
+                    let flow = self.run(&bytes, out)?;
+                    if flow != Flow::Continue {
+                        out.flush()?;
+                        return Ok(flow);
                     }
                 }
             }
@@ -213,7 +247,9 @@ impl Session {
         let mut caps = String::from(
             "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS NAMESPACE CHILDREN STATUS=SIZE",
         );
-        if matches!(self.state, State::NotAuthenticated) {
+        if let Some(login) = self.login_capabilities() {
+            caps.push_str(&login);
+        } else if matches!(self.state, State::NotAuthenticated) {
             // Logins are not accepted until the authentication backends exist.
             caps.push_str(" LOGINDISABLED");
         }
@@ -240,8 +276,13 @@ impl Session {
             out.tagged(&tag, Status::Bad, None, why)?;
             return Ok(Flow::Continue);
         }
-        let reports = reports_updates(&command.body);
-        if matches!(command.body, CommandBody::Idle) {
+        // Before login, LOGIN/AUTHENTICATE/STARTTLS are login.rs's.
+        let body = match self.login_command(&tag, command.body, out)? {
+            Intercepted::Done(flow) => return Ok(flow),
+            Intercepted::Pass(body) => body,
+        };
+        let reports = reports_updates(&body);
+        if matches!(body, CommandBody::Idle) {
             let started = panic::catch_unwind(AssertUnwindSafe(|| self.start_idle(&tag, out)));
             return started.unwrap_or_else(|_| self.server_bug(name, &tag, out));
         }
@@ -249,7 +290,7 @@ impl Session {
         // response and a dead process. The stream may be mid-literal, so the only
         // safe answer is BYE; the panic itself is logged by the hook `main` installs.
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            let result = self.dispatch(command.body, out);
+            let result = self.dispatch(body, out);
             // RFC 3501 §7: untagged updates go before the tagged completion.
             // If the mailbox turns out to be beyond repair, the command's own
             // result still stands (an APPEND elsewhere did happen): BYE, then
@@ -606,7 +647,7 @@ impl Session {
         let started = Instant::now();
         let (selected, done) = command::mailbox::select(&self.context, name, mode, out)?;
         log::info!(
-            "select mailbox={} messages={} bytes={} ms={}",
+            "event=mailbox-open mailbox={} messages={} bytes={} ms={}",
             selected.name,
             selected.mailbox.len(),
             selected.mailbox.size(),

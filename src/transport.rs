@@ -1,0 +1,332 @@
+//! The client's byte stream as the connection loop sees it: fd 0 for input,
+//! fd 1 for output (under inetd both are the socket), in the clear or through
+//! TLS, with a read timeout.
+//!
+//! The hard parts:
+//! - Timeouts. Autologout needs "no input for N minutes", and a blocking
+//!   read(2) has no deadline, so every wait for input is a poll(2) on the
+//!   input fd first. With TLS, plaintext rustls already decrypted is served
+//!   before waiting on the socket, or a buffered command would sit unread
+//!   until the timeout.
+//! - Switching to TLS mid-stream (STARTTLS). The switch happens after the
+//!   server's OK is flushed and before another octet is read; anything the
+//!   client sent after STARTTLS is either gone (the session discarded what it
+//!   had read) or still in the socket, where rustls reads it as TLS records
+//!   and fails the handshake if it is not. Nothing plaintext survives.
+//! - End of stream. A TLS peer that closes without close_notify, EOF, EPIPE
+//!   and ECONNRESET all mean "the client is gone", which the caller treats as
+//!   a clean end.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use rustls::{ServerConfig, ServerConnection};
+
+/// What the connection loop needs of a stream (tests use an in-memory one).
+pub trait Transport: Read + Write {
+    /// Bounds every later wait for input; a read that waits longer fails
+    /// with `ErrorKind::TimedOut`. `None` waits forever.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>);
+    /// Runs the TLS handshake as the server (within the read timeout);
+    /// afterwards reads and writes go through TLS.
+    fn start_tls(&mut self) -> io::Result<()>;
+    /// Whether TLS is active.
+    fn is_tls(&self) -> bool;
+    /// `version=… cipher=…` of the TLS session, for the log.
+    fn tls_description(&self) -> Option<String>;
+}
+
+/// The real stream over two file descriptors.
+pub struct FdStream {
+    input: File,
+    output: File,
+    tls_config: Option<Arc<ServerConfig>>,
+    tls: Option<Box<ServerConnection>>,
+    timeout: Option<Duration>,
+}
+
+impl FdStream {
+    /// `input` and `output` may be the same socket (inetd) or two pipes.
+    /// `tls_config` is what `start_tls` will use; `None` = no TLS here.
+    pub fn new(input: OwnedFd, output: OwnedFd, tls_config: Option<Arc<ServerConfig>>) -> Self {
+        FdStream {
+            input: File::from(input),
+            output: File::from(output),
+            tls_config,
+            tls: None,
+            timeout: None,
+        }
+    }
+
+    /// Waits for input until the timeout; `Err(TimedOut)` if none came.
+    fn wait_for_input(&self, deadline: Option<Instant>) -> io::Result<()> {
+        loop {
+            let timeout = match deadline {
+                None => PollTimeout::NONE,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                    PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+                }
+            };
+            let mut fds = [PollFd::new(self.input.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, timeout) {
+                // POLLIN, POLLHUP or POLLERR: the read that follows tells which.
+                Ok(n) if n > 0 => return Ok(()),
+                Ok(_) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                }
+                // A signal (a kiss of death): let the caller look at once.
+                Err(Errno::EINTR) => return Err(io::ErrorKind::Interrupted.into()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|t| Instant::now() + t)
+    }
+
+    /// Sends every TLS record rustls has ready.
+    fn flush_tls(&mut self) -> io::Result<()> {
+        if let Some(tls) = self.tls.as_mut() {
+            while tls.wants_write() {
+                tls.write_tls(&mut self.output)?;
+            }
+        }
+        self.output.flush()
+    }
+
+    /// Reads TLS records from the socket and processes them; `Ok(false)` at EOF.
+    fn pump_tls(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+        self.wait_for_input(deadline)?;
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(false);
+        };
+        if tls.read_tls(&mut self.input)? == 0 {
+            return Ok(false);
+        }
+        if let Err(e) = tls.process_new_packets() {
+            // Send the alert rustls queued, then fail.
+            let _ = self.flush_tls();
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        Ok(true)
+    }
+}
+
+impl Transport for FdStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
+    fn start_tls(&mut self) -> io::Result<()> {
+        let Some(config) = self.tls_config.clone() else {
+            return Err(io::Error::other("TLS is not configured"));
+        };
+        if self.tls.is_some() {
+            return Err(io::Error::other("TLS is already active"));
+        }
+        let conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        self.tls = Some(Box::new(conn));
+        let deadline = self.deadline();
+        while self.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
+            self.flush_tls()?;
+            match self.pump_tls(deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.flush_tls()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    fn tls_description(&self) -> Option<String> {
+        let tls = self.tls.as_ref()?;
+        let version = tls.protocol_version().map(|v| format!("{v:?}"));
+        let suite = tls
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()));
+        Some(format!(
+            "version={} cipher={}",
+            version.unwrap_or_default(),
+            suite.unwrap_or_default()
+        ))
+    }
+}
+
+impl Read for FdStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = self.deadline();
+        if self.tls.is_none() {
+            self.wait_for_input(deadline)?;
+            return self.input.read(buf);
+        }
+        loop {
+            if let Some(tls) = self.tls.as_mut() {
+                match tls.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // The peer closed the TCP connection without close_notify:
+                    // for us that is the end of input like any other.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    Err(e) => return Err(e),
+                }
+            }
+            self.flush_tls()?;
+            if !self.pump_tls(deadline)? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
+impl Write for FdStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.tls.is_none() {
+            return self.output.write(buf);
+        }
+        loop {
+            let Some(tls) = self.tls.as_mut() else {
+                return Ok(0);
+            };
+            let n = tls.writer().write(buf)?;
+            self.flush_tls()?;
+            // rustls takes nothing when its send buffer is full; it was just
+            // flushed, so the next round takes some.
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_tls()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+    use std::thread;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+    use super::*;
+
+    fn pair() -> (UnixStream, FdStream, UnixStream) {
+        let (client, server) = UnixStream::pair().unwrap();
+        let input = OwnedFd::from(server.try_clone().unwrap());
+        let output = OwnedFd::from(server.try_clone().unwrap());
+        (
+            client,
+            FdStream::new(input, output, Some(server_config().0)),
+            server,
+        )
+    }
+
+    /// A self-signed certificate for "localhost", and a client that trusts it.
+    fn server_config() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let der = CertificateDer::from(cert.cert.der().to_vec());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone()], key)
+            .unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(der).unwrap();
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        (Arc::new(server), Arc::new(client))
+    }
+
+    #[test]
+    fn plain_reads_time_out() {
+        let (mut client, mut stream, _keep) = pair();
+        stream.set_read_timeout(Some(Duration::from_millis(50)));
+        let mut buf = [0u8; 16];
+        let e = stream.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        client.write_all(b"a NOOP\r\n").unwrap();
+        assert_eq!(stream.read(&mut buf).unwrap(), 8);
+        drop(client);
+        drop(_keep);
+        assert_eq!(stream.read(&mut buf).unwrap(), 0, "EOF");
+    }
+
+    #[test]
+    fn tls_round_trip_after_plaintext() {
+        let (client, mut stream, _keep) = pair();
+        let (server_cfg, client_cfg) = server_config();
+        stream.tls_config = Some(server_cfg);
+        stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let peer = thread::spawn(move || {
+            let mut plain = client;
+            plain.write_all(b"a STARTTLS\r\n").unwrap();
+            // As a real client does: wait for the OK before the ClientHello.
+            let mut ok = [0u8; 6];
+            plain.read_exact(&mut ok).unwrap();
+            assert_eq!(&ok, b"a OK\r\n");
+            let name = ServerName::try_from("localhost").unwrap();
+            let conn = ClientConnection::new(client_cfg, name).unwrap();
+            let mut tls = StreamOwned::new(conn, plain);
+            tls.write_all(b"b NOOP\r\n").unwrap();
+            let mut answer = [0u8; 6];
+            tls.read_exact(&mut answer).unwrap();
+            answer
+        });
+        let mut buf = [0u8; 64];
+        assert_eq!(stream.read(&mut buf).unwrap(), 12);
+        stream.write_all(b"a OK\r\n").unwrap();
+        stream.flush().unwrap();
+        stream.start_tls().unwrap();
+        assert!(stream.is_tls());
+        assert!(stream.tls_description().unwrap().contains("TLSv1_3"));
+        let n = stream.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"b NOOP\r\n");
+        stream.write_all(b"b OK\r\n").unwrap();
+        stream.flush().unwrap();
+        assert_eq!(&peer.join().unwrap(), b"b OK\r\n");
+    }
+
+    #[test]
+    fn plaintext_after_starttls_fails_the_handshake() {
+        let (mut client, mut stream, _keep) = pair();
+        stream.set_read_timeout(Some(Duration::from_secs(5)));
+        client.write_all(b"b LOGIN alice secret\r\n").unwrap();
+        let e = stream.start_tls().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+    }
+
+    #[test]
+    fn a_silent_handshake_times_out() {
+        let (_client, mut stream, _keep) = pair();
+        stream.set_read_timeout(Some(Duration::from_millis(50)));
+        assert_eq!(
+            stream.start_tls().unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
+    }
+}
