@@ -169,7 +169,7 @@ fn capabilities_follow_policy_and_tls() {
     };
     let (mut s, _) = session(&plain_never);
     let (out, _) = drive(&mut s, &[b"a STARTTLS\r\n"]);
-    assert!(out.contains("UIDPLUS LOGINDISABLED]"), "{out}");
+    assert!(out.contains("STATUS=SIZE LOGINDISABLED]"), "{out}");
     assert!(out.contains("a NO STARTTLS is not available"), "{out}");
 }
 
