@@ -75,6 +75,24 @@ pub struct Index {
     /// renumbering, no metadata): the next checkpoint must write them (UW's
     /// "double dirty").
     pub metadata_unsaved: bool,
+    /// Per entry: its UID is recorded in the file (a trusted `X-UID`), not
+    /// computed. The write path must record computed UIDs before it can rely
+    /// on them surviving another program's rewrite.
+    pub recorded: Vec<bool>,
+    /// What message 1 (or the pseudo-message) says, as opposed to what the
+    /// index computed.
+    pub file_meta: FileMeta,
+}
+
+/// The mailbox metadata as the file records it (`X-IMAP` / `X-IMAPbase`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileMeta {
+    /// `None`: no valid declaration in message 1.
+    pub uid_validity: Option<UidValidity>,
+    /// The declared last UID (0 without a declaration).
+    pub last_uid: u32,
+    /// Declared keywords that the index honours, in order.
+    pub keywords: Vec<String>,
 }
 
 impl Index {
@@ -88,6 +106,8 @@ impl Index {
             keywords: Vec::new(),
             pseudo_message: false,
             metadata_unsaved: false,
+            recorded: Vec::new(),
+            file_meta: FileMeta::default(),
         }
     }
 }
@@ -115,9 +135,11 @@ pub fn build(
 
     let mut uids = UidAssigner::new(meta.uid_validity.map(|_| meta.last_uid));
     let mut entries = Vec::with_capacity(real.len());
+    let mut recorded = Vec::with_capacity(real.len());
     for (i, span) in real.iter().enumerate() {
         let (entry, x_uid) = entry(data, span, &meta.keywords, clock, name)?;
         let uid = uids.next(x_uid, i + 1, name);
+        recorded.push(matches!(x_uid, XUid::Value(_)));
         entries.push(MessageEntry {
             uid: uid.unwrap_or(entry.uid),
             ..entry
@@ -143,6 +165,7 @@ pub fn build(
             for (i, e) in entries.iter_mut().enumerate() {
                 e.uid = sequence_uid(i + 1);
             }
+            recorded.iter_mut().for_each(|r| *r = false);
             metadata_unsaved |= !entries.is_empty();
             (
                 UidValidity::new(validity).unwrap_or(UidValidity(std::num::NonZeroU32::MIN)),
@@ -151,6 +174,11 @@ pub fn build(
         }
     };
     metadata_unsaved |= meta.uid_validity.is_none() && !entries.is_empty();
+    let file_meta = FileMeta {
+        uid_validity: meta.uid_validity,
+        last_uid: meta.last_uid,
+        keywords: meta.keywords.clone(),
+    };
     Ok(Index {
         entries,
         uid_validity,
@@ -158,6 +186,8 @@ pub fn build(
         keywords: meta.keywords,
         pseudo_message: meta.pseudo_message,
         metadata_unsaved,
+        recorded,
+        file_meta,
     })
 }
 

@@ -15,9 +15,13 @@
 
 pub mod headers;
 pub mod index;
+pub mod journal;
 pub mod lock;
 pub mod mmap;
+pub mod render;
+pub mod rewrite;
 pub mod scan;
+pub mod sys;
 pub mod write;
 
 use std::fs::{File, OpenOptions};
