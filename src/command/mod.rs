@@ -123,6 +123,10 @@ impl From<StoreError> for CommandError {
             StoreError::Changed { .. } => {
                 CommandError::no_code(Code::ServerBug, "Mailbox was changed by another program")
             }
+            StoreError::NoDotlock { .. } => CommandError::no_code(
+                Code::ContactAdmin,
+                "Can't create the mailbox lock file, nothing was written",
+            ),
             StoreError::NoSpace { .. } => CommandError::no_code(
                 Code::OverQuota,
                 "Not enough disk space or quota; nothing was changed",

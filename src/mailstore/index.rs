@@ -127,6 +127,19 @@ pub fn build(
     clock: Clock,
     name: &Path,
 ) -> Result<Index, MessageTooLarge> {
+    build_reusing(data, spans, clock, name, &|_| None)
+}
+
+/// [`build`], taking RFC822.SIZE from `known(i)` for real message `i` where
+/// it returns one (a re-sync of messages whose text has not moved need not
+/// read their bodies again).
+pub fn build_reusing(
+    data: &[u8],
+    spans: &[MessageSpan],
+    clock: Clock,
+    name: &Path,
+    known: &dyn Fn(usize) -> Option<u32>,
+) -> Result<Index, MessageTooLarge> {
     let first = spans
         .first()
         .map(|s| data.get(s.text.clone()).unwrap_or(&[]));
@@ -137,7 +150,7 @@ pub fn build(
     let mut entries = Vec::with_capacity(real.len());
     let mut recorded = Vec::with_capacity(real.len());
     for (i, span) in real.iter().enumerate() {
-        let (entry, x_uid) = entry(data, span, &meta.keywords, clock, name)?;
+        let (entry, x_uid) = entry(data, span, &meta.keywords, clock, name, known(i))?;
         let uid = uids.next(x_uid, i + 1, name);
         recorded.push(matches!(x_uid, XUid::Value(_)));
         entries.push(MessageEntry {
@@ -189,6 +202,20 @@ pub fn build(
         recorded,
         file_meta,
     })
+}
+
+/// The metadata message 1 (`text`: its header and body) declares, and
+/// whether it is UW's pseudo-message.
+pub fn declared_meta(text: &[u8]) -> (bool, FileMeta) {
+    let meta = first_message_meta(text);
+    (
+        meta.pseudo_message,
+        FileMeta {
+            uid_validity: meta.uid_validity,
+            last_uid: meta.last_uid,
+            keywords: meta.keywords,
+        },
+    )
 }
 
 /// What message 1 says about the mailbox (§7.1).
@@ -257,6 +284,7 @@ fn entry(
     keywords: &[String],
     clock: Clock,
     name: &Path,
+    known_size: Option<u32>,
 ) -> Result<(MessageEntry, XUid), MessageTooLarge> {
     let text = data.get(span.text.clone()).unwrap_or(&[]);
     let offset = span.text.start as u64;
@@ -319,7 +347,10 @@ fn entry(
             );
             (0, 0)
         });
-    let rfc822_size = crlf_len(text).saturating_sub(hidden);
+    let rfc822_size = match known_size {
+        Some(size) => u64::from(size),
+        None => crlf_len(text).saturating_sub(hidden),
+    };
     let entry = MessageEntry {
         // Placeholder; the caller assigns the real UID.
         uid: Uid(std::num::NonZeroU32::MIN),
