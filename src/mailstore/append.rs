@@ -136,7 +136,11 @@ pub fn append_with_clock(
     // where it cannot, the metadata is rewritten first.
     let mut patches = Vec::new();
     if !state.empty {
-        match state.meta.uid_validity.and_then(|v| state.meta_patch(&new_meta(v.get()))) {
+        match state
+            .meta
+            .uid_validity
+            .and_then(|v| state.meta_patch(&new_meta(v.get())))
+        {
             Some(patch) => patches.push(patch),
             None => {
                 let validity = state.meta.uid_validity.map_or(clock.now, |v| v.get());
@@ -295,9 +299,11 @@ impl Destination {
                     path: path.to_owned(),
                     reason: e.to_string(),
                 })?;
-                let index = index::build(bytes, &spans, clock, path).map_err(|e| StoreError::NotMailbox {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
+                let index = index::build(bytes, &spans, clock, path).map_err(|e| {
+                    StoreError::NotMailbox {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    }
                 })?;
                 index.uid_next.get()
             }
@@ -328,7 +334,10 @@ impl Destination {
         // Message 1's block, re-rendered with its own flags and UID.
         let first = fields.first()?;
         let last = fields.last()?;
-        if fields.windows(2).any(|w| w.first().map(|a| a.span.end) != w.get(1).map(|b| b.span.start)) {
+        if fields
+            .windows(2)
+            .any(|w| w.first().map(|a| a.span.end) != w.get(1).map(|b| b.span.start))
+        {
             return None;
         }
         let mut flags = SystemFlags::default();
@@ -336,7 +345,9 @@ impl Destination {
         let mut uid = None;
         for field in fields.iter().filter(|f| f.exact_case) {
             match field.header {
-                UwHeader::Status | UwHeader::XStatus => flags.insert(headers::flag_letters(field.value)),
+                UwHeader::Status | UwHeader::XStatus => {
+                    flags.insert(headers::flag_letters(field.value))
+                }
                 UwHeader::XKeywords => {
                     for word in headers::words(field.value) {
                         if let Some(bit) = self
@@ -386,11 +397,19 @@ impl Destination {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        let mut index = index::build(bytes, &spans, Clock { now: meta.uid_validity, ..Clock::system() }, path)
-            .map_err(|e| StoreError::NotMailbox {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let mut index = index::build(
+            bytes,
+            &spans,
+            Clock {
+                now: meta.uid_validity,
+                ..Clock::system()
+            },
+            path,
+        )
+        .map_err(|e| StoreError::NotMailbox {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         // Keywords the file declares keep their bits (ours extend the list).
         index.keywords = meta.keywords.to_vec();
         let disk = disk_states(&index);
@@ -436,16 +455,21 @@ impl Destination {
             check_head,
             check_tail,
         };
-        log::info!("{}: recording UIDVALIDITY and last UID in message 1", path.display());
+        log::info!(
+            "{}: recording UIDVALIDITY and last UID in message 1",
+            path.display()
+        );
         rewrite::execute(path, file, plan, touch).map_err(|e| {
             let e = match e {
                 WriteError::NotStarted(e) | WriteError::Unfinished(e) => e,
             };
             match e.raw_os_error() {
-                Some(nix::libc::ENOSPC | nix::libc::EDQUOT | nix::libc::EFBIG) => StoreError::NoSpace {
-                    path: path.to_owned(),
-                    source: e,
-                },
+                Some(nix::libc::ENOSPC | nix::libc::EDQUOT | nix::libc::EFBIG) => {
+                    StoreError::NoSpace {
+                        path: path.to_owned(),
+                        source: e,
+                    }
+                }
                 _ => StoreError::Io {
                     path: path.to_owned(),
                     source: e,
@@ -495,7 +519,10 @@ fn next_uid_backwards(bytes: &[u8], first: usize, pseudo: bool, declared_last: u
             .find(|f| f.exact_case && f.header == UwHeader::XUid)
             .and_then(|f| headers::uid_value(f.value));
         if let Some(uid) = uid {
-            return declared_last.max(uid).saturating_add(unrecorded).saturating_add(1);
+            return declared_last
+                .max(uid)
+                .saturating_add(unrecorded)
+                .saturating_add(1);
         }
         unrecorded = unrecorded.saturating_add(1);
         if start == first {
@@ -544,7 +571,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mbox").join(name),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/mbox")
+                .join(name),
             &path,
         )
         .unwrap();
@@ -587,8 +616,13 @@ mod tests {
         std::fs::write(&path, b"").unwrap();
         let mut msg = message(b"Subject: one\n\nbody\n");
         msg.keywords = vec!["Work".into()];
-        let got = append_with_clock(&path, &[msg.clone(), message(b"Subject: two\n\nx\n")], &LockSettings::default(), CLOCK)
-            .unwrap();
+        let got = append_with_clock(
+            &path,
+            &[msg.clone(), message(b"Subject: two\n\nx\n")],
+            &LockSettings::default(),
+            CLOCK,
+        )
+        .unwrap();
         assert_eq!(got.uid_validity.get(), CLOCK.now);
         assert_eq!(got.uids.iter().map(|u| u.get()).collect::<Vec<_>>(), [1, 2]);
         let m = Mailbox::open(&path, Access::ReadOnly, &LockSettings::default()).unwrap();
@@ -609,7 +643,13 @@ mod tests {
     fn mailbox_without_uidvalidity_gets_one_first() {
         let (_dir, path) = copy_fixture("spool-plain.mbox");
         let before = Mailbox::open(&path, Access::ReadOnly, &LockSettings::default()).unwrap();
-        let got = append_with_clock(&path, &[message(b"Subject: x\n\ny\n")], &LockSettings::default(), CLOCK).unwrap();
+        let got = append_with_clock(
+            &path,
+            &[message(b"Subject: x\n\ny\n")],
+            &LockSettings::default(),
+            CLOCK,
+        )
+        .unwrap();
         assert_eq!(got.uids, [Uid::new(31).unwrap()]);
         let m = Mailbox::open(&path, Access::ReadOnly, &LockSettings::default()).unwrap();
         assert_eq!(m.uid_validity().get(), CLOCK.now);
@@ -617,7 +657,10 @@ mod tests {
         // Still \Recent (no O written), same sizes, UIDs 1..31 now recorded.
         assert_eq!(m.recent_count(), 31);
         for (a, b) in before.entries().iter().zip(m.entries()) {
-            assert_eq!((a.uid, a.rfc822_size, a.internal_date), (b.uid, b.rfc822_size, b.internal_date));
+            assert_eq!(
+                (a.uid, a.rfc822_size, a.internal_date),
+                (b.uid, b.rfc822_size, b.internal_date)
+            );
         }
         assert!(!m.metadata_unsaved());
     }

@@ -50,6 +50,9 @@ const KIND_MARKED: u32 = 4;
 /// A record header: kind and length.
 const RECORD_HEAD: usize = 12;
 const RECORD_SUM: usize = 8;
+/// The size of a WINDOW record without its saved ranges (header, window
+/// number, range count, checksum).
+pub const WINDOW_RECORD_OVERHEAD: u64 = (RECORD_HEAD + 16 + RECORD_SUM) as u64;
 
 /// What an operation does to the file; everything recovery needs to finish it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +224,27 @@ impl Journal {
         Ok(())
     }
 
+    /// The length of the records written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Allocates `bytes` more after the records, so that the operation cannot
+    /// run out of space halfway (the zeros read back as "no more records").
+    pub fn reserve(&mut self, bytes: u64) -> io::Result<()> {
+        let have = self.file.metadata()?.len();
+        let want = self.len + bytes;
+        if want > have {
+            sys::allocate(&self.file, have, want - have)?;
+            sys::sync(&self.file)?;
+        }
+        Ok(())
+    }
+
     pub fn extended(&mut self) -> io::Result<()> {
         self.append(KIND_EXTENDED, &[])
     }
@@ -268,10 +292,19 @@ impl Journal {
         Ok(())
     }
 
-    /// The operation is complete: unlink the journal and make that durable.
+    /// The operation is complete: unlink the journal (the commit point) and
+    /// make that durable. A failing directory fsync after a successful unlink
+    /// is only logged: the operation is done either way (a rewrite journal
+    /// that reappears after a power loss is finished again, idempotently).
     pub fn finish(self) -> io::Result<()> {
         sys::remove(&self.path)?;
-        sys::sync_dir(parent(&self.path))
+        if let Err(e) = sys::sync_dir(parent(&self.path)) {
+            log::warn!(
+                "{}: removed, but the directory fsync failed: {e}",
+                self.path.display()
+            );
+        }
+        Ok(())
     }
 
     /// Removes a journal whose plan never touched the mailbox (best effort).
@@ -335,19 +368,34 @@ pub fn find(mailbox: &Path, file: &File) -> io::Result<Option<PathBuf>> {
 
 /// Reads a journal. `Ok(None)` if it holds no complete plan (it was never
 /// used: the mailbox was not touched). Also returns the length of the valid
-/// prefix.
+/// prefix. Saved bytes are checked but not kept in memory (a journal can be
+/// as large as the tail it saves).
 pub fn read(path: &Path) -> io::Result<Option<(State, u64)>> {
-    let bytes = std::fs::read(path)?;
-    if bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
+    let file = File::open(path)?;
+    let file_len = file.metadata()?.len();
+    let mut magic = [0u8; 8];
+    if file.read_exact_at(&mut magic, 0).is_err() || &magic != MAGIC {
         return Ok(None);
     }
-    let mut pos = MAGIC.len();
+    let mut pos = MAGIC.len() as u64;
     let mut state: Option<State> = None;
-    while let Some((kind, payload, next)) = next_record(&bytes, pos) {
-        let payload_offset = (pos + RECORD_HEAD) as u64;
-        pos = next;
+    while let Some((kind, len)) = record_head(&file, pos, file_len)? {
+        let payload_offset = pos + RECORD_HEAD as u64;
+        let end = payload_offset + len;
+        // Small records are read whole; WINDOW records only up to their
+        // range table, the saved bytes are checksummed in chunks.
+        let keep = match kind {
+            KIND_WINDOW => len.min(16 + 16 * MAX_RANGES),
+            _ => len,
+        };
+        let mut payload = vec![0u8; usize::try_from(keep).unwrap_or(0)];
+        file.read_exact_at(&mut payload, payload_offset)?;
+        if !record_checksum_ok(&file, pos, kind, len, &payload)? {
+            break;
+        }
+        pos = end + RECORD_SUM as u64;
         match (kind, state.as_mut()) {
-            (KIND_PLAN, None) => match decode_plan(payload) {
+            (KIND_PLAN, None) => match decode_plan(&payload) {
                 Some(plan) => {
                     state = Some(State {
                         plan,
@@ -362,7 +410,7 @@ pub fn read(path: &Path) -> io::Result<Option<(State, u64)>> {
             (KIND_EXTENDED, Some(s)) => s.extended = true,
             (KIND_MARKED, Some(s)) => s.marked = true,
             (KIND_WINDOW, Some(s)) => {
-                let Some((window, saved)) = decode_window(payload, payload_offset) else {
+                let Some((window, saved)) = decode_window(&payload, payload_offset, len) else {
                     break;
                 };
                 s.window = Some(window);
@@ -373,31 +421,52 @@ pub fn read(path: &Path) -> io::Result<Option<(State, u64)>> {
     }
     Ok(state.map(|mut s| {
         s.saved.sort_by_key(|r| r.pos);
-        (s, pos as u64)
+        (s, pos)
     }))
 }
 
-/// The record at `pos`: kind, payload and the position after it; `None` if
-/// it is cut short or its checksum is wrong.
-fn next_record(bytes: &[u8], pos: usize) -> Option<(u32, &[u8], usize)> {
-    let head = bytes.get(pos..pos.checked_add(RECORD_HEAD)?)?;
-    let kind = u32::from_le_bytes(head.get(..4)?.try_into().ok()?);
-    let len = usize::try_from(u64::from_le_bytes(head.get(4..12)?.try_into().ok()?)).ok()?;
-    let end = pos.checked_add(RECORD_HEAD)?.checked_add(len)?;
-    let covered = bytes.get(pos..end)?;
-    let sum = u64::from_le_bytes(
-        bytes
-            .get(end..end.checked_add(RECORD_SUM)?)?
-            .try_into()
-            .ok()?,
-    );
-    (checksum(covered) == sum).then(|| {
-        (
-            kind,
-            covered.get(RECORD_HEAD..).unwrap_or(&[]),
-            end + RECORD_SUM,
-        )
-    })
+/// A WINDOW record saves at most this many ranges (one per copy piece that
+/// overlaps the window; far below this).
+const MAX_RANGES: u64 = 1 << 20;
+
+/// The kind and payload length of the record at `pos`, if it fits in the file.
+fn record_head(file: &File, pos: u64, file_len: u64) -> io::Result<Option<(u32, u64)>> {
+    let mut head = [0u8; RECORD_HEAD];
+    if pos + RECORD_HEAD as u64 > file_len {
+        return Ok(None);
+    }
+    file.read_exact_at(&mut head, pos)?;
+    let (kind, len) = head.split_at(4);
+    let kind = u32::from_le_bytes(kind.try_into().unwrap_or([0; 4]));
+    let len = u64::from_le_bytes(len.try_into().unwrap_or([0; 8]));
+    let fits = pos
+        .checked_add(RECORD_HEAD as u64)
+        .and_then(|p| p.checked_add(len))
+        .and_then(|p| p.checked_add(RECORD_SUM as u64))
+        .is_some_and(|end| end <= file_len);
+    Ok(fits.then_some((kind, len)))
+}
+
+/// Verifies a record's checksum, reading the part of the payload not in
+/// `kept` from the file in chunks.
+fn record_checksum_ok(file: &File, pos: u64, kind: u32, len: u64, kept: &[u8]) -> io::Result<bool> {
+    let mut sum = Checksum::new(RECORD_HEAD as u64 + len);
+    sum.update(&kind.to_le_bytes());
+    sum.update(&len.to_le_bytes());
+    sum.update(kept);
+    let mut at = pos + RECORD_HEAD as u64 + kept.len() as u64;
+    let end = pos + RECORD_HEAD as u64 + len;
+    let mut chunk = vec![0u8; 1 << 20];
+    while at < end {
+        let n = (end - at).min(chunk.len() as u64) as usize;
+        let buf = chunk.get_mut(..n).unwrap_or(&mut []);
+        file.read_exact_at(buf, at)?;
+        sum.update(buf);
+        at += n as u64;
+    }
+    let mut stored = [0u8; RECORD_SUM];
+    file.read_exact_at(&mut stored, end)?;
+    Ok(sum.finish() == u64::from_le_bytes(stored))
 }
 
 fn record(kind: u32, payload: &[u8]) -> Vec<u8> {
@@ -414,21 +483,72 @@ fn record(kind: u32, payload: &[u8]) -> Vec<u8> {
 /// detects torn and partly written records; it is not meant to resist
 /// deliberate forgery (only the mailbox owner can write the journal).
 pub fn checksum(bytes: &[u8]) -> u64 {
+    let mut sum = Checksum::new(bytes.len() as u64);
+    sum.update(bytes);
+    sum.finish()
+}
+
+/// [`checksum`] computed over pieces (the total length is known up front).
+struct Checksum {
+    h: u64,
+    /// Bytes of an unfinished 8-byte word.
+    partial: [u8; 8],
+    filled: usize,
+}
+
+impl Checksum {
     const PRIME: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ (bytes.len() as u64);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h ^ u64::from_le_bytes(word))
-            .wrapping_mul(PRIME)
-            .rotate_left(29);
+
+    fn new(total_len: u64) -> Checksum {
+        Checksum {
+            h: 0x243F_6A88_85A3_08D3 ^ total_len,
+            partial: [0; 8],
+            filled: 0,
+        }
     }
-    for &b in chunks.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(PRIME).rotate_left(29);
+
+    fn word(&mut self, word: u64) {
+        self.h = (self.h ^ word).wrapping_mul(Self::PRIME).rotate_left(29);
     }
-    h ^= h >> 32;
-    h.wrapping_mul(PRIME) ^ (h >> 29)
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        while self.filled > 0 && !bytes.is_empty() {
+            if let (Some(slot), Some((&b, rest))) =
+                (self.partial.get_mut(self.filled), bytes.split_first())
+            {
+                *slot = b;
+                bytes = rest;
+            }
+            self.filled += 1;
+            if self.filled == 8 {
+                self.filled = 0;
+                self.word(u64::from_le_bytes(self.partial));
+            }
+        }
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in chunks.by_ref() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            if let Some(slot) = self.partial.get_mut(self.filled) {
+                *slot = b;
+            }
+            self.filled += 1;
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        let partial = self.partial;
+        for &b in partial.get(..self.filled).unwrap_or(&[]) {
+            self.h = (self.h ^ u64::from(b))
+                .wrapping_mul(Self::PRIME)
+                .rotate_left(29);
+        }
+        let h = self.h ^ (self.h >> 32);
+        h.wrapping_mul(Self::PRIME) ^ (h >> 29)
+    }
 }
 
 fn encode_plan(plan: &Plan) -> Vec<u8> {
@@ -539,29 +659,31 @@ fn decode_plan(payload: &[u8]) -> Option<Plan> {
     })
 }
 
-fn decode_window(payload: &[u8], payload_offset: u64) -> Option<(u64, Vec<Saved>)> {
-    let mut r = Reader(payload);
+/// A WINDOW record from the start of its payload (`kept`; the whole payload
+/// is `len` bytes at `payload_offset`).
+fn decode_window(kept: &[u8], payload_offset: u64, len: u64) -> Option<(u64, Vec<Saved>)> {
+    let mut r = Reader(kept);
     let window = r.u64()?;
     let count = r.u64()?;
-    if count > (payload.len() / 16) as u64 {
+    if count > MAX_RANGES {
         return None;
     }
     let mut ranges = Vec::with_capacity(count as usize);
     for _ in 0..count {
         ranges.push((r.u64()?, r.u64()?));
     }
-    let mut at = payload_offset + (payload.len() - r.0.len()) as u64;
+    let mut at = payload_offset + 16 + 16 * count;
+    let end = payload_offset + len;
     let mut saved = Vec::with_capacity(ranges.len());
     for (pos, len) in ranges {
-        r.bytes(len)?;
         saved.push(Saved {
             pos,
             len,
             journal_offset: at,
         });
-        at += len;
+        at = at.checked_add(len)?;
     }
-    Some((window, saved))
+    (at == end).then_some((window, saved))
 }
 
 fn is_permission(e: &io::Error) -> bool {

@@ -100,6 +100,18 @@ pub fn acquire<'f>(
                     log::info!("{}: reading without a dotlock: {e}", path.display());
                     use_dotlock = false;
                 }
+                // Not even the lock file fits: a full disk, as for the write.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+                    ) =>
+                {
+                    return Err(StoreError::NoSpace {
+                        path: path.to_owned(),
+                        source: e,
+                    });
+                }
                 Err(e) => return Err(io_error(e)),
             }
         }

@@ -477,9 +477,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::copy(fixture_path(name), &path).unwrap();
-        let mailbox =
-            Mailbox::open_from(&path, Access::ReadOnly, &LockSettings::default(), source, None)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mailbox = Mailbox::open_from(
+            &path,
+            Access::ReadOnly,
+            &LockSettings::default(),
+            source,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         (dir, mailbox)
     }
 

@@ -196,7 +196,9 @@ pub fn build(input: &Input<'_>) -> Built {
             Some(patch) => changes.push(Change::InPlace(patch)),
             None => {
                 start = start.min(at as u64);
-                changes.push(Change::Rerender(block.render(Width::Uw).unwrap_or_default()));
+                changes.push(Change::Rerender(
+                    block.render(Width::Uw).unwrap_or_default(),
+                ));
             }
         }
     }
@@ -290,9 +292,11 @@ pub fn build(input: &Input<'_>) -> Built {
                 }
                 tail.copy(kept_from, end - kept_from);
                 let grow = |v: u32| (u64::from(v) - removed + block.len() as u64) as u32;
-                built
-                    .layout
-                    .push(Some((offset, grow(entry.header_length), grow(entry.length))));
+                built.layout.push(Some((
+                    offset,
+                    grow(entry.header_length),
+                    grow(entry.length),
+                )));
             }
         }
     }
@@ -348,7 +352,8 @@ impl Tail {
 /// The message's text (header + body) as stored.
 fn text_of<'d>(data: &'d [u8], entry: &MessageEntry) -> &'d [u8] {
     let start = entry.offset as usize;
-    data.get(start..start + entry.length as usize).unwrap_or(&[])
+    data.get(start..start + entry.length as usize)
+        .unwrap_or(&[])
 }
 
 /// The start of the From_ line that ends just before `text_start`.
@@ -416,8 +421,12 @@ mod tests {
         out.truncate(built.start as usize);
         for piece in &built.pieces {
             match *piece {
-                Piece::Copy { src, len } => out.extend_from_slice(&data[src as usize..][..len as usize]),
-                Piece::Literal { at, len } => out.extend_from_slice(&built.literals[at as usize..][..len as usize]),
+                Piece::Copy { src, len } => {
+                    out.extend_from_slice(&data[src as usize..][..len as usize])
+                }
+                Piece::Literal { at, len } => {
+                    out.extend_from_slice(&built.literals[at as usize..][..len as usize])
+                }
             }
         }
         out
@@ -455,7 +464,13 @@ mod tests {
             last_uid: c.index.uid_next.get() - 1,
             keywords,
         };
-        let pseudo = |m: &MetaLine<'_>| format!("From MAILER-DAEMON x\nX-IMAP: {} {}\n\n", m.uid_validity, m.last_uid).into_bytes();
+        let pseudo = |m: &MetaLine<'_>| {
+            format!(
+                "From MAILER-DAEMON x\nX-IMAP: {} {}\n\n",
+                m.uid_validity, m.last_uid
+            )
+            .into_bytes()
+        };
         let input = Input {
             data: &c.data,
             entries: &c.index.entries,
@@ -496,17 +511,27 @@ mod tests {
         let c = case(BEFORE);
         assert_eq!(c.index.uid_validity.get(), 1_795_931_746);
         let (built, after) = run(&c, &targets(&c, |_, f| (f, false)), &[]);
-        assert_eq!(built.start, 0, "message 1 needs X-IMAPbase: tail from the start");
+        assert_eq!(
+            built.start, 0,
+            "message 1 needs X-IMAPbase: tail from the start"
+        );
         let c = case(&after);
         assert!(!c.index.metadata_unsaved);
         let t = targets(&c, |i, f| match i {
-            0 => (SystemFlags(f.0 | SystemFlags::SEEN.0 | SystemFlags::FLAGGED.0), false),
+            0 => (
+                SystemFlags(f.0 | SystemFlags::SEEN.0 | SystemFlags::FLAGGED.0),
+                false,
+            ),
             1 => (SystemFlags(f.0 | SystemFlags::DELETED.0), true),
             _ => (f, false),
         });
         let (built, after) = run(&c, &t, &[]);
         assert_eq!(built.patches.len(), 1, "message 1 in place");
-        assert_eq!(built.start, c.index.entries[1].offset - 48, "tail from message 2's From_ line");
+        assert_eq!(
+            built.start,
+            c.index.entries[1].offset - 48,
+            "tail from message 2's From_ line"
+        );
         let c = case(&after);
         let kw = vec!["Work".to_string(), "$Forwarded".to_string()];
         let mut t = targets(&c, |_, f| (f, false));
@@ -514,16 +539,33 @@ mod tests {
         let (built, after) = run(&c, &t, &kw);
         assert!(built.pieces.is_empty(), "keywords fit in the padding");
         assert_eq!(built.patches.len(), 2);
-        assert_eq!(String::from_utf8_lossy(&after), String::from_utf8_lossy(AFTER));
+        assert_eq!(
+            String::from_utf8_lossy(&after),
+            String::from_utf8_lossy(AFTER)
+        );
     }
 
     #[test]
     fn flag_change_is_a_patch_and_expunge_starts_the_tail() {
-        let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/mbox/uw-session.mbox")).unwrap();
+        let data = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/mbox/uw-session.mbox"
+        ))
+        .unwrap();
         let c = case(&data);
         assert!(!c.index.metadata_unsaved);
         let kw = c.index.keywords.clone();
-        let (built, after) = run(&c, &targets(&c, |i, f| if i == 0 { (SystemFlags(f.0 & !SystemFlags::SEEN.0), false) } else { (f, false) }), &kw);
+        let (built, after) = run(
+            &c,
+            &targets(&c, |i, f| {
+                if i == 0 {
+                    (SystemFlags(f.0 & !SystemFlags::SEEN.0), false)
+                } else {
+                    (f, false)
+                }
+            }),
+            &kw,
+        );
         assert_eq!((built.patches.len(), built.pieces.len()), (1, 0));
         assert_eq!(after.len(), data.len());
         let c2 = case(&after);
@@ -531,24 +573,47 @@ mod tests {
         assert_eq!(c2.index.uid_validity, c.index.uid_validity);
         // Expunging message 20: message 20's From_ line is where the tail starts.
         let (built, after) = run(&c, &targets(&c, |i, f| (f, i == 19)), &kw);
-        assert_eq!(built.start, from_line_start(&data, c.index.entries[19].offset as usize) as u64);
+        assert_eq!(
+            built.start,
+            from_line_start(&data, c.index.entries[19].offset as usize) as u64
+        );
         assert!(built.patches.is_empty());
         let c3 = case(&after);
         assert_eq!(c3.index.entries.len(), 29);
-        assert!(c3.index.entries.iter().all(|e| e.uid.get() != c.index.entries[19].uid.get()));
+        assert!(
+            c3.index
+                .entries
+                .iter()
+                .all(|e| e.uid.get() != c.index.entries[19].uid.get())
+        );
         // Layout predicted = layout found.
         let predicted: Vec<_> = built.layout.iter().flatten().copied().collect();
-        let found: Vec<_> = c3.index.entries.iter().map(|e| (e.offset, e.header_length, e.length)).collect();
+        let found: Vec<_> = c3
+            .index
+            .entries
+            .iter()
+            .map(|e| (e.offset, e.header_length, e.length))
+            .collect();
         assert_eq!(predicted, found);
     }
 
     #[test]
     fn dovecot_layout_is_patched_in_place_when_it_fits() {
-        let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/mbox/dovecot-session.mbox")).unwrap();
+        let data = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/mbox/dovecot-session.mbox"
+        ))
+        .unwrap();
         let c = case(&data);
         let kw = c.index.keywords.clone();
         // Every message gets O (Dovecot left none on message 30): blocks change.
-        let t = targets(&c, |i, f| if i == 0 { (SystemFlags(f.0 | SystemFlags::DELETED.0), false) } else { (f, false) });
+        let t = targets(&c, |i, f| {
+            if i == 0 {
+                (SystemFlags(f.0 | SystemFlags::DELETED.0), false)
+            } else {
+                (f, false)
+            }
+        });
         let (built, after) = run(&c, &t, &kw);
         let c2 = case(&after);
         assert_eq!(c2.index.entries.len(), 30);
@@ -557,9 +622,17 @@ mod tests {
             assert_eq!((a.uid, a.rfc822_size), (b.uid, b.rfc822_size));
         }
         let predicted: Vec<_> = built.layout.iter().flatten().copied().collect();
-        let found: Vec<_> = c2.index.entries.iter().map(|e| (e.offset, e.header_length, e.length)).collect();
+        let found: Vec<_> = c2
+            .index
+            .entries
+            .iter()
+            .map(|e| (e.offset, e.header_length, e.length))
+            .collect();
         assert_eq!(predicted, found);
-        assert_eq!(c2.index.uid_validity, UidValidity::new(1_795_932_911).unwrap());
+        assert_eq!(
+            c2.index.uid_validity,
+            UidValidity::new(1_795_932_911).unwrap()
+        );
     }
 
     #[test]

@@ -70,9 +70,11 @@ impl Mailbox {
                 });
             }
         };
-        let same = self.file.as_ref().and_then(|f| f.metadata().ok()).is_some_and(|m| {
-            (m.dev(), m.ino()) == (path_meta.dev(), path_meta.ino())
-        });
+        let same = self
+            .file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .is_some_and(|m| (m.dev(), m.ino()) == (path_meta.dev(), path_meta.ino()));
         if same {
             return Ok(false);
         }
@@ -87,7 +89,10 @@ impl Mailbox {
             source,
         })?;
         if self.file.is_some() {
-            log::warn!("{}: the file was replaced; re-reading it", self.path.display());
+            log::warn!(
+                "{}: the file was replaced; re-reading it",
+                self.path.display()
+            );
         }
         self.file = Some(file);
         self.state.stamp = None;
@@ -112,18 +117,24 @@ impl Mailbox {
             .state
             .stamp
             .is_some_and(|s| (s.dev, s.ino) == (stamp.dev, stamp.ino));
-        let intact = same_file && data.bytes().len() >= old_len && self.layout_intact(data.bytes(), old_len);
+        let intact =
+            same_file && data.bytes().len() >= old_len && self.layout_intact(data.bytes(), old_len);
         let new = if intact {
             self.reindex_in_place(data.bytes(), old_len)?
         } else {
-            log::info!("{}: changed by another program, rescanning", self.path.display());
+            log::info!(
+                "{}: changed by another program, rescanning",
+                self.path.display()
+            );
             let spans = scan::scan(data.bytes()).map_err(|e| StoreError::Changed {
                 path: self.path.clone(),
                 reason: format!("not a mailbox any more: {e}"),
             })?;
-            index::build(data.bytes(), &spans, self.clock(), &self.path).map_err(|e| StoreError::Changed {
-                path: self.path.clone(),
-                reason: e.to_string(),
+            index::build(data.bytes(), &spans, self.clock(), &self.path).map_err(|e| {
+                StoreError::Changed {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                }
             })?
         };
         self.adopt(new, data, stamp, intact)
@@ -133,7 +144,10 @@ impl Mailbox {
     /// end (if anything) starts, after blank bytes, with a From_ line.
     fn layout_intact(&self, new: &[u8], old_len: usize) -> bool {
         let old = self.data.bytes();
-        let first = |d: &[u8]| d.iter().position(|b| !matches!(b, b'\n' | b'\r' | b' ' | b'\t'));
+        let first = |d: &[u8]| {
+            d.iter()
+                .position(|b| !matches!(b, b'\n' | b'\r' | b' ' | b'\t'))
+        };
         let old_first = first(old);
         if old_first.is_some() && old_first != first(new) {
             return false;
@@ -175,7 +189,10 @@ impl Mailbox {
         };
         let tail_start = new
             .get(old_len..)
-            .and_then(|rest| rest.iter().position(|b| !matches!(b, b'\n' | b'\r' | b' ' | b'\t')))
+            .and_then(|rest| {
+                rest.iter()
+                    .position(|b| !matches!(b, b'\n' | b'\r' | b' ' | b'\t'))
+            })
             .map_or(new.len(), |at| old_len + at);
         let mut spans: Vec<MessageSpan> = Vec::with_capacity(self.index.entries.len() + 1);
         let first_from = new
@@ -189,7 +206,10 @@ impl Mailbox {
         if self.index.pseudo_message
             && let Some(at) = first_from
         {
-            let line = new.get(at..).and_then(scan::from_line).ok_or_else(|| changed("pseudo-message moved".into()))?;
+            let line = new
+                .get(at..)
+                .and_then(scan::from_line)
+                .ok_or_else(|| changed("pseudo-message moved".into()))?;
             let end = first_entry_from.unwrap_or(tail_start);
             spans.push(MessageSpan {
                 from_line: at,
@@ -201,7 +221,10 @@ impl Mailbox {
         for (i, entry) in self.index.entries.iter().enumerate() {
             let text = entry.offset as usize;
             let from = plan::from_line_start(new, text);
-            let line = new.get(from..).and_then(scan::from_line).ok_or_else(|| changed("From_ line moved".into()))?;
+            let line = new
+                .get(from..)
+                .and_then(scan::from_line)
+                .ok_or_else(|| changed("From_ line moved".into()))?;
             let mut end = text + entry.length as usize;
             if i + 1 == count {
                 // The last old message: bytes an appender put between its
@@ -221,7 +244,8 @@ impl Mailbox {
             });
         }
         if let Some(rest) = new.get(tail_start..).filter(|r| !r.is_empty()) {
-            let tail = scan::scan(rest).map_err(|e| changed(format!("unexpected data after the old end: {e}")))?;
+            let tail = scan::scan(rest)
+                .map_err(|e| changed(format!("unexpected data after the old end: {e}")))?;
             spans.extend(tail.into_iter().map(|s| MessageSpan {
                 from_line: s.from_line + tail_start,
                 text: s.text.start + tail_start..s.text.end + tail_start,
@@ -235,12 +259,19 @@ impl Mailbox {
             let span = spans.get(i + offset)?;
             (span.text.len() == entry.length as usize).then_some(entry.rfc822_size)
         };
-        index::build_reusing(new, &spans, self.clock(), &self.path, &known).map_err(|e| changed(e.to_string()))
+        index::build_reusing(new, &spans, self.clock(), &self.path, &known)
+            .map_err(|e| changed(e.to_string()))
     }
 
     /// Replaces the index by `new` (the file as it is now), keeping UIDs,
     /// pending changes and what the session has been told consistent.
-    fn adopt(&mut self, mut new: Index, data: MailData, stamp: Stamp, in_place: bool) -> Result<(), StoreError> {
+    fn adopt(
+        &mut self,
+        mut new: Index,
+        data: MailData,
+        stamp: Stamp,
+        in_place: bool,
+    ) -> Result<(), StoreError> {
         let changed = |reason: String| StoreError::Changed {
             path: self.path.clone(),
             reason,
@@ -248,7 +279,10 @@ impl Mailbox {
         let old = &self.index;
         // The UIDVALIDITY the file does not decide (none recorded, or one
         // whose UIDs are broken the same way as before) stays ours.
-        let file_decides = new.file_meta.uid_validity.is_some_and(|v| v == new.uid_validity);
+        let file_decides = new
+            .file_meta
+            .uid_validity
+            .is_some_and(|v| v == new.uid_validity);
         if !file_decides && new.file_meta.uid_validity == old.file_meta.uid_validity {
             new.uid_validity = old.uid_validity;
         }
@@ -281,7 +315,10 @@ impl Mailbox {
                     Ok(i) => {
                         let o = old.entries.get(i).ok_or_else(|| changed("index".into()))?;
                         if (o.internal_date, o.rfc822_size) != (e.internal_date, e.rfc822_size) {
-                            return Err(changed(format!("UID {} now names another message", e.uid)));
+                            return Err(changed(format!(
+                                "UID {} now names another message",
+                                e.uid
+                            )));
                         }
                         mapping.push(Some(i));
                     }
@@ -309,7 +346,8 @@ impl Mailbox {
         // Keywords: the file's list, then ours that it lacks.
         let mut keywords = new.keywords.clone();
         for k in &old.keywords {
-            if !keywords.iter().any(|n| n.eq_ignore_ascii_case(k)) && keywords.len() < MAX_KEYWORDS {
+            if !keywords.iter().any(|n| n.eq_ignore_ascii_case(k)) && keywords.len() < MAX_KEYWORDS
+            {
                 keywords.push(k.clone());
             }
         }
@@ -332,7 +370,11 @@ impl Mailbox {
 
         // Pending deltas of messages that still exist, in the new bit numbering.
         let mut pending = std::mem::take(&mut self.state.pending);
-        pending.retain(|uid, _| new.entries.binary_search_by_key(uid, |e| e.uid.get()).is_ok());
+        pending.retain(|uid, _| {
+            new.entries
+                .binary_search_by_key(uid, |e| e.uid.get())
+                .is_ok()
+        });
         if keywords != old.keywords {
             for delta in pending.values_mut() {
                 delta.remap(&remap);
@@ -349,10 +391,16 @@ impl Mailbox {
                 recorded: false,
             });
             let (visible, kw) = match pending.get(&entry.uid.get()) {
-                Some(delta) => delta.apply(SystemFlags(on_disk.flags.0 & VISIBLE.0), on_disk.keywords),
+                Some(delta) => {
+                    delta.apply(SystemFlags(on_disk.flags.0 & VISIBLE.0), on_disk.keywords)
+                }
                 None => (SystemFlags(on_disk.flags.0 & VISIBLE.0), on_disk.keywords),
             };
-            let old_entry = mapping.get(j).copied().flatten().and_then(|i| old.entries.get(i));
+            let old_entry = mapping
+                .get(j)
+                .copied()
+                .flatten()
+                .and_then(|i| old.entries.get(i));
             let recent = match old_entry {
                 Some(o) => o.flags.contains(SystemFlags::RECENT),
                 None => !on_disk.flags.contains(SystemFlags::OLD),

@@ -34,7 +34,8 @@
 //! after the crash (once our stale dotlock was broken) is kept: it sits after
 //! the old end, and is moved down to the new end by a follow-up plan instead
 //! of being cut off. An APPEND is undone rather than finished (the client
-//! never got its OK and will retry), again keeping later deliveries.
+//! never got its OK and will retry), patches included, again keeping later
+//! deliveries.
 
 use std::fs::File;
 use std::io;
@@ -108,7 +109,9 @@ pub fn execute(
     let journal = Journal::create(path, &plan).map_err(WriteError::NotStarted)?;
     let mut run = Run::new(file, journal, plan, Vec::new());
     run.mtime_before = mtime_before;
-    if let Err(e) = run.extend() {
+    // All the space the operation needs, in the mailbox and in the journal,
+    // is reserved before the mailbox is touched.
+    if let Err(e) = run.reserve_journal(0).and_then(|()| run.extend()) {
         run.abandon();
         return Err(WriteError::NotStarted(e));
     }
@@ -129,7 +132,7 @@ pub fn execute(
 }
 
 /// Appends `data` at the end of `file` (length `plan.old_len`) and applies the
-/// plan's patches, journaled so that a crash undoes the append.
+/// plan's patches, journaled so that a crash undoes both.
 pub fn execute_append(path: &Path, file: &File, plan: Plan, data: &[u8]) -> Result<(), WriteError> {
     debug_assert_eq!(plan.kind, PlanKind::Append);
     check_plan(&plan).map_err(WriteError::NotStarted)?;
@@ -150,7 +153,6 @@ pub fn execute_append(path: &Path, file: &File, plan: Plan, data: &[u8]) -> Resu
         .and_then(|()| sys::write_all_at(file, data, run.plan.old_len))
         .and_then(|()| sys::sync(file));
     if let Err(e) = written {
-        // Undo: the new bytes go, the patches (a higher last UID) may stay.
         log::error!("{}: append failed ({e}); undoing it", path.display());
         return match recover(path, file, &mut || {}) {
             Ok(_) => Err(WriteError::NotStarted(e)),
@@ -161,10 +163,22 @@ pub fn execute_append(path: &Path, file: &File, plan: Plan, data: &[u8]) -> Resu
         };
     }
     run.set_times(TimesAfter::Append);
-    run.journal
-        .take()
-        .map_or(Ok(()), Journal::finish)
-        .map_err(WriteError::Unfinished)
+    match run.journal.take().map_or(Ok(()), Journal::finish) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // The journal is still there, so the append is not committed:
+            // undo it now rather than have a later recovery undo it after
+            // the client was told it worked.
+            log::error!(
+                "{}: cannot remove the append journal ({e}); undoing",
+                path.display()
+            );
+            match recover(path, file, &mut || {}) {
+                Ok(_) => Err(WriteError::NotStarted(e)),
+                Err(_) => Err(WriteError::Unfinished(e)),
+            }
+        }
+    }
 }
 
 /// Finishes or undoes the operation of a journal left for the mailbox at
@@ -203,6 +217,7 @@ pub fn recover(path: &Path, file: &File, touch: &mut dyn FnMut()) -> io::Result<
     }
     let mut journal = Journal::reopen(&journal_path)?;
     journal.cut_to(valid_len)?;
+    let resume_window = state.window.unwrap_or(0);
     let cur = meta.len();
     log::warn!(
         "{}: recovering an interrupted {} from {}",
@@ -229,7 +244,9 @@ pub fn recover(path: &Path, file: &File, touch: &mut dyn FnMut()) -> io::Result<
                 return discard("the file is shorter than our extension");
             }
             let mut run = Run::new(file, journal, state.plan.clone(), state.saved);
-            run.apply_patches()?;
+            // All or nothing: the patches (the new last UID) are undone too;
+            // no UID of this append was ever reported.
+            run.revert_patches()?;
             sys::sync(file)?;
             if ours_end > plan.old_len && cur > foreign_from {
                 // Delivered after the crash, behind our partial append:
@@ -291,14 +308,14 @@ pub fn recover(path: &Path, file: &File, touch: &mut dyn FnMut()) -> io::Result<
             if state.window.is_none() && !state.marked && !head_and_tail_match(file, plan)? {
                 return discard("the file no longer holds what the plan was made for");
             }
-            let resume = state.window.unwrap_or(0);
             let mut run = Run::new(file, journal, state.plan.clone(), state.saved);
             run.mtime_before = meta.mtime_nsec_total();
             run.foreign = foreign;
+            run.reserve_journal(resume_window + u64::from(state.window.is_some()))?;
             if grows && !extended {
                 run.extend()?;
             }
-            run.apply(resume, state.window.is_some(), touch)?;
+            run.apply(resume_window, state.window.is_some(), touch)?;
             Ok(Recovered::Completed)
         }
     }
@@ -364,6 +381,23 @@ impl<'a> Run<'a> {
         self.windows = windows(&self.plan, &self.dest);
     }
 
+    /// Reserves (and checks against RLIMIT_FSIZE) the journal space that the
+    /// windows from `first` on will need for their saved bytes.
+    fn reserve_journal(&mut self, first: u64) -> io::Result<()> {
+        let mut need = 0u64;
+        for k in first..self.windows.len() as u64 {
+            let (a, b) = self.windows.get(k as usize).copied().unwrap_or((0, 0));
+            let ranges = self.saved_ranges(a, b);
+            need += journal::WINDOW_RECORD_OVERHEAD
+                + ranges.iter().map(|(lo, hi)| 16 + hi - lo).sum::<u64>();
+        }
+        // The final "all windows done" and MARKED records.
+        need += 2 * journal::WINDOW_RECORD_OVERHEAD;
+        let journal = self.journal()?;
+        check_file_size_limit(journal.len() + need)?;
+        journal.reserve(need)
+    }
+
     fn journal(&mut self) -> io::Result<&mut Journal> {
         self.journal
             .as_mut()
@@ -419,6 +453,12 @@ impl<'a> Run<'a> {
             sys::sync(self.file)?;
             touch();
         }
+        if count > 0 && first < count {
+            // Every window is done: recovery must not redo the last one (its
+            // sources beyond the new end are about to be overwritten by the
+            // truncation mark).
+            self.journal()?.window(count, &[])?;
+        }
         if self.plan.pieces.is_empty() {
             // Patches only.
             sys::sync(self.file)?;
@@ -429,6 +469,13 @@ impl<'a> Run<'a> {
             Some(journal) => journal.finish(),
             None => Ok(()),
         }
+    }
+
+    fn revert_patches(&mut self) -> io::Result<()> {
+        for patch in &self.plan.patches {
+            sys::write_all_at(self.file, &patch.old, patch.offset)?;
+        }
+        Ok(())
     }
 
     fn apply_patches(&mut self) -> io::Result<()> {

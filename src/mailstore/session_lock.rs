@@ -117,7 +117,10 @@ impl SessionLock {
                 Err(e) => {
                     log::error!("{}: cannot use the session lock: {e}", path.display());
                     attempt.read_only = true;
-                    say(&mut attempt, "Can't lock mailbox for write, access is readonly".into());
+                    say(
+                        &mut attempt,
+                        "Can't lock mailbox for write, access is readonly".into(),
+                    );
                     return attempt;
                 }
             };
@@ -142,7 +145,10 @@ impl SessionLock {
                 Err(e) => {
                     log::error!("{}: flock: {e}", path.display());
                     attempt.read_only = true;
-                    say(&mut attempt, "Can't lock mailbox for write, access is readonly".into());
+                    say(
+                        &mut attempt,
+                        "Can't lock mailbox for write, access is readonly".into(),
+                    );
                     return attempt;
                 }
             }
@@ -152,20 +158,31 @@ impl SessionLock {
                 signalled = true;
                 let holder = read_pids(&file).ok().and_then(|(primary, _)| primary);
                 match holder {
-                    Some(pid) if settings.send_kiss_of_death && kill(Pid::from_raw(pid), Signal::SIGUSR2).is_ok() => {
+                    Some(pid)
+                        if settings.send_kiss_of_death
+                            && kill(Pid::from_raw(pid), Signal::SIGUSR2).is_ok() =>
+                    {
                         log::info!("{}: sent kiss of death to process {pid}", path.display());
-                        say(&mut attempt, format!("Trying to get mailbox lock from process {pid}"));
+                        say(
+                            &mut attempt,
+                            format!("Trying to get mailbox lock from process {pid}"),
+                        );
                     }
                     _ => give_up = true,
                 }
             }
             if give_up {
                 attempt.read_only = true;
-                say(&mut attempt, "Mailbox is open by another process, access is readonly".into());
+                say(
+                    &mut attempt,
+                    "Mailbox is open by another process, access is readonly".into(),
+                );
                 return attempt;
             }
             drop(file);
-            std::thread::sleep(Duration::from_secs(1).min(deadline.saturating_duration_since(Instant::now())));
+            std::thread::sleep(
+                Duration::from_secs(1).min(deadline.saturating_duration_since(Instant::now())),
+            );
         }
     }
 
@@ -183,7 +200,10 @@ impl SessionLock {
         let me = std::process::id() as i32;
         for pid in pids.into_iter().filter(|&p| p != me) {
             if same_program(pid) && kill(Pid::from_raw(pid), Signal::SIGUSR2).is_ok() {
-                log::info!("{}: passed the kiss of death on to {pid}", self.path.display());
+                log::info!(
+                    "{}: passed the kiss of death on to {pid}",
+                    self.path.display()
+                );
             }
         }
     }
@@ -239,7 +259,10 @@ fn open_lock_file(path: &Path) -> io::Result<File> {
     if let Ok(meta) = std::fs::symlink_metadata(path)
         && meta.file_type().is_symlink()
     {
-        log::error!("SECURITY PROBLEM: lock file {} is a symbolic link", path.display());
+        log::error!(
+            "SECURITY PROBLEM: lock file {} is a symbolic link",
+            path.display()
+        );
         return Err(io::Error::other("lock file is a symbolic link"));
     }
     let file = OpenOptions::new()
@@ -251,7 +274,11 @@ fn open_lock_file(path: &Path) -> io::Result<File> {
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() || meta.nlink() > 1 {
-        log::error!("SECURITY PROBLEM: lock file {} has {} links", path.display(), meta.nlink());
+        log::error!(
+            "SECURITY PROBLEM: lock file {} has {} links",
+            path.display(),
+            meta.nlink()
+        );
         return Err(io::Error::other("lock file has other links"));
     }
     // "so that others can break the lock" (UW); the umask would narrow it.
@@ -267,7 +294,11 @@ fn read_pids(file: &File) -> io::Result<(Option<i32>, Vec<i32>)> {
     let mut reader = file;
     reader.seek(SeekFrom::Start(0))?;
     reader.take(4096).read_to_end(&mut contents)?;
-    let digits: Vec<u8> = contents.iter().copied().take_while(u8::is_ascii_digit).collect();
+    let digits: Vec<u8> = contents
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
     let primary = std::str::from_utf8(&digits)
         .ok()
         .and_then(|d| d.parse::<i32>().ok())
@@ -317,7 +348,10 @@ impl<'f> RegistryLock<'f> {
 
 impl Drop for RegistryLock<'_> {
     fn drop(&mut self) {
-        let _ = fcntl(self.file.as_raw_fd(), FcntlArg::F_SETLK(&whole(libc::F_UNLCK)));
+        let _ = fcntl(
+            self.file.as_raw_fd(),
+            FcntlArg::F_SETLK(&whole(libc::F_UNLCK)),
+        );
     }
 }
 
@@ -356,14 +390,20 @@ mod tests {
         let b = SessionLock::acquire_with(&mailbox, &settings, &mut |_| {});
         let (a, b) = (a.lock.unwrap(), b.lock.unwrap());
         let (dev, ino) = mailbox.file_id().unwrap();
-        assert_eq!(a.path().file_name().unwrap().to_str().unwrap(), format!(".{dev:x}.{ino:x}"));
+        assert_eq!(
+            a.path().file_name().unwrap().to_str().unwrap(),
+            format!(".{dev:x}.{ino:x}")
+        );
         // What UW does: LOCK_EX|LOCK_NB on its own open fails; atol() of the
         // contents is our PID.
         let uw = File::open(a.path()).unwrap();
         assert!(uw.try_lock().is_err());
         let contents = std::fs::read(a.path()).unwrap();
         let me = std::process::id().to_string();
-        assert!(contents.starts_with(format!("{me}\0").as_bytes()), "{contents:?}");
+        assert!(
+            contents.starts_with(format!("{me}\0").as_bytes()),
+            "{contents:?}"
+        );
         drop(b);
         assert!(a.path().exists(), "still held by a");
         let path = a.path().to_owned();
@@ -377,12 +417,16 @@ mod tests {
         let (dev, ino) = mailbox.file_id().unwrap();
         let path = settings.dir.join(format!(".{dev:x}.{ino:x}"));
         // A "UW process": holds LOCK_EX and names a process that ignores nothing.
-        let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let holder = open_lock_file(&path).unwrap();
         holder.try_lock().unwrap();
         std::fs::write(&path, format!("{}\0", sleeper.id())).unwrap();
         let mut heard = Vec::new();
-        let attempt = SessionLock::acquire_with(&mailbox, &settings, &mut |t| heard.push(t.to_owned()));
+        let attempt =
+            SessionLock::acquire_with(&mailbox, &settings, &mut |t| heard.push(t.to_owned()));
         assert!(attempt.lock.is_none() && attempt.read_only);
         assert_eq!(
             attempt.notices,
@@ -397,7 +441,11 @@ mod tests {
         assert!(!status.success());
         // The holder lets go: we get it.
         drop(holder);
-        assert!(SessionLock::acquire_with(&mailbox, &settings, &mut |_| {}).lock.is_some());
+        assert!(
+            SessionLock::acquire_with(&mailbox, &settings, &mut |_| {})
+                .lock
+                .is_some()
+        );
     }
 
     #[test]

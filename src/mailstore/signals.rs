@@ -36,9 +36,17 @@ pub const TRUNCATED_BYE: &[u8] = b"* BYE Mailbox was truncated by another progra
 /// Installs the SIGBUS and SIGUSR2 handlers and ignores SIGXFSZ. Call once,
 /// early in `main` (before any mailbox is mapped).
 pub fn install_signal_handlers() -> nix::Result<()> {
-    let bus = SigAction::new(SigHandler::Handler(on_sigbus), SaFlags::empty(), SigSet::empty());
+    let bus = SigAction::new(
+        SigHandler::Handler(on_sigbus),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     // No SA_RESTART: a blocked read of the client returns EINTR.
-    let kod = SigAction::new(SigHandler::Handler(on_sigusr2), SaFlags::empty(), SigSet::empty());
+    let kod = SigAction::new(
+        SigHandler::Handler(on_sigusr2),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     install(Signal::SIGBUS, &bus)?;
     install(Signal::SIGUSR2, &kod)?;

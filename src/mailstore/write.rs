@@ -454,7 +454,8 @@ impl Mailbox {
     /// body fetch) become deltas like any STORE.
     fn absorb_direct_edits(&mut self) {
         for i in 0..self.index.entries.len() {
-            let (Some(expected), Some(entry)) = (self.expected(i), self.index.entries.get(i)) else {
+            let (Some(expected), Some(entry)) = (self.expected(i), self.index.entries.get(i))
+            else {
                 continue;
             };
             let actual = (SystemFlags(entry.flags.0 & VISIBLE.0), entry.keywords);
@@ -560,7 +561,8 @@ impl Mailbox {
         }
         let file_meta = file.metadata().map_err(io_error)?;
         let old_len = self.data.bytes().len() as u64;
-        let (check_head, check_tail) = rewrite::check_bytes(self.data.bytes(), built.start, old_len);
+        let (check_head, check_tail) =
+            rewrite::check_bytes(self.data.bytes(), built.start, old_len);
         let plan = Plan {
             kind: PlanKind::Rewrite,
             dev: file_meta.dev(),
@@ -674,7 +676,9 @@ impl Mailbox {
             e.offset = *offset;
             e.header_length = *header_length;
             e.length = *length;
-            e.flags = SystemFlags((target.flags.0 & VISIBLE.0) | (now.flags.0 & SystemFlags::OLD.0) | session_only.0);
+            e.flags = SystemFlags(
+                (target.flags.0 & VISIBLE.0) | (now.flags.0 & SystemFlags::OLD.0) | session_only.0,
+            );
             e.keywords = target.keywords;
             entries.push(e);
             disk.push(now);
@@ -730,7 +734,6 @@ pub(crate) fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -744,16 +747,27 @@ mod tests {
         delta.record(FlagChange::Add, s, 0b01);
         delta.record(FlagChange::Remove, f, 0b10);
         // Applied on top of whatever the file says now.
-        assert_eq!(delta.apply(SystemFlags(f.0 | d.0), 0b10), (SystemFlags(s.0 | d.0), 0b01));
+        assert_eq!(
+            delta.apply(SystemFlags(f.0 | d.0), 0b10),
+            (SystemFlags(s.0 | d.0), 0b01)
+        );
         delta.record(FlagChange::Remove, s, 0);
-        assert_eq!(delta.apply(SystemFlags(s.0), 0), (SystemFlags::default(), 0b01));
+        assert_eq!(
+            delta.apply(SystemFlags(s.0), 0),
+            (SystemFlags::default(), 0b01)
+        );
         delta.record(FlagChange::Replace, f, 0b100);
         assert_eq!(delta.apply(SystemFlags(s.0 | d.0), 0b11), (f, 0b100));
         delta.record(FlagChange::Add, d, 0);
-        assert_eq!(delta.apply(SystemFlags::default(), 0), (SystemFlags(f.0 | d.0), 0b100));
+        assert_eq!(
+            delta.apply(SystemFlags::default(), 0),
+            (SystemFlags(f.0 | d.0), 0b100)
+        );
         // OLD and RECENT never come out of a delta.
         assert_eq!(
-            Delta::default().apply(SystemFlags(SystemFlags::OLD.0 | SystemFlags::RECENT.0), 0).0,
+            Delta::default()
+                .apply(SystemFlags(SystemFlags::OLD.0 | SystemFlags::RECENT.0), 0)
+                .0,
             SystemFlags::default()
         );
     }
