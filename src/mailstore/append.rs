@@ -224,6 +224,31 @@ pub fn append_with_clock(
     })
 }
 
+/// Creates an empty mailbox file at `path` (mode 0600; it must not exist):
+/// CREATE, or an APPEND/COPY to an INBOX that has never received mail. Its
+/// UIDVALIDITY is recorded with the first message written to it (UW writes a
+/// pseudo-message instead, which other mail readers show to the user).
+pub fn create(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io_error = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(io_error)?;
+    file.sync_all().map_err(io_error)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    super::sys::sync_dir(dir).map_err(io_error)
+}
+
 /// A message rendered except for its block.
 struct Prepared<'a> {
     from_line: Vec<u8>,
@@ -542,7 +567,7 @@ fn user_name() -> String {
 
 fn local_now(clock: Clock) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(i32::from(clock.local_offset_minutes) * 60)
-        .unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
+        .unwrap_or_else(|| chrono::Offset::fix(&chrono::Utc));
     DateTime::from_timestamp(i64::from(clock.now), 0)
         .unwrap_or_default()
         .with_timezone(&offset)
@@ -663,6 +688,28 @@ mod tests {
             );
         }
         assert!(!m.metadata_unsaved());
+    }
+
+    #[test]
+    fn created_mailbox_takes_the_first_recorded_uidvalidity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("INBOX");
+        let mut session = Mailbox::empty(&path);
+        assert!(session.refresh().unwrap().is_empty());
+        create(&path).unwrap();
+        assert!(create(&path).is_err());
+        assert!(session.refresh().unwrap().is_empty());
+        let got = append_with_clock(
+            &path,
+            &[message(b"Subject: a\n\nb\n")],
+            &LockSettings::default(),
+            CLOCK,
+        )
+        .unwrap();
+        let r = session.refresh().unwrap();
+        assert_eq!(r.appended, 1);
+        assert_eq!(session.uid_validity(), got.uid_validity);
+        assert_eq!(session.entries()[0].uid, got.uids[0]);
     }
 
     #[test]

@@ -112,6 +112,10 @@ impl Piece {
             Piece::Copy { len, .. } | Piece::Literal { len, .. } => len,
         }
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A saved old range: `len` bytes of the mailbox at `pos`, stored in the
@@ -287,7 +291,13 @@ impl Journal {
     fn append(&mut self, kind: u32, payload: &[u8]) -> io::Result<()> {
         let bytes = record(kind, payload);
         sys::write_all_at(&self.file, &bytes, self.len)?;
-        sys::sync(&self.file)?;
+        // Within the reserved space the size does not change: the data and
+        // its block mapping are what must be durable.
+        if self.len + bytes.len() as u64 <= self.file.metadata()?.len() {
+            sys::sync_data(&self.file)?;
+        } else {
+            sys::sync(&self.file)?;
+        }
         self.len += bytes.len() as u64;
         Ok(())
     }

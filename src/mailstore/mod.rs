@@ -1,17 +1,28 @@
 //! The mail store: the only module that opens, maps, locks or rewrites a mail file.
 //!
-//! [`Mailbox::open`] is the read path: open the file read-only, take the read
+//! [`Mailbox::open`] is the read path: open the file (read-write for a
+//! read-write session), finish any rewrite a crash interrupted, take the read
 //! locks (locking.md §7), fstat, map, scan and index, and release the locks
 //! again, keeping the fd and the map. The hard part is that the file is shared
-//! with the MTA, procmail, mutt and UW imapd: the locks are held only for the
-//! scan, the file is never modified by this path (not even its times), and the
-//! map covers exactly the bytes indexed, so a later append by someone else
-//! cannot invalidate anything we hand out.
+//! with the MTA, procmail, mutt, UW imapd and our other sessions: locks are
+//! held only for a scan or a write, never across a client round trip; the map
+//! covers exactly the bytes indexed; and every write goes through a journal,
+//! in place, so that a crash, a full disk or another writer never costs a
+//! message (rewrite.rs).
 //!
-//! Layout: [`scan`] finds message boundaries (pure), [`headers`] reads and
-//! hides UW's metadata headers (pure), [`index`] turns both into the compact
-//! per-message index (pure), [`mmap`] and [`lock`] are the only code here that
-//! makes syscalls.
+//! Layout:
+//! - read path (pure): [`scan`] finds message boundaries, [`headers`] reads
+//!   and hides UW's metadata headers, [`index`] builds the per-message index;
+//! - write path: [`write`] is the interface the commands use (refresh, flag
+//!   changes as deltas, checkpoint, expunge), `refresh` re-syncs with the file,
+//!   [`plan`] decides what to write (pure), [`render`] renders UW's exact bytes
+//!   (pure), [`journal`] and [`rewrite`] make it crash-safe, [`append`] adds
+//!   messages;
+//! - sharing: [`lock`] (dotlock + fcntl + flock), [`session_lock`] (UW's
+//!   `/tmp/.<dev>.<ino>` and the kiss of death), [`signals`] (SIGBUS,
+//!   SIGUSR2, SIGXFSZ);
+//! - syscalls: [`mmap`], [`lock`], [`sys`] (every write, with fault
+//!   injection), [`session_lock`] and [`signals`].
 
 pub mod append;
 pub mod headers;

@@ -162,22 +162,24 @@ pub fn build(input: &Input<'_>) -> Built {
             changes.push(Change::Remove);
             continue;
         }
+        let carries_base = !input.pseudo && Some(i) == first_survivor;
+        let mut needs =
+            !disk.recorded || disk.flags != target.flags || disk.keywords != target.keywords;
+        // Only the message that carries X-IMAPbase needs its header read to
+        // decide (a stray X-IMAPbase elsewhere is hidden, and dropped when
+        // that message is rewritten for another reason).
         let text = text_of(data, entry);
         let header = text.get(..entry.header_length as usize).unwrap_or(text);
-        let fields: Vec<headers::UwField<'_>> = headers::uw_fields(header).collect();
-        let has_base = fields
-            .iter()
-            .any(|f| f.exact_case && f.header == UwHeader::XImapBase);
-        let carries_base = !input.pseudo && Some(i) == first_survivor;
-        let needs = !disk.recorded
-            || disk.flags != target.flags
-            || disk.keywords != target.keywords
-            || (carries_base && (meta_changed || !has_base))
-            || (!carries_base && has_base);
+        if carries_base && !needs {
+            let has_base =
+                headers::uw_fields(header).any(|f| f.exact_case && f.header == UwHeader::XImapBase);
+            needs = meta_changed || !has_base;
+        }
         if !needs {
             changes.push(Change::Keep);
             continue;
         }
+        let fields: Vec<headers::UwField<'_>> = headers::uw_fields(header).collect();
         let block = Block {
             base: carries_base.then_some(*meta),
             flags: SystemFlags(target.flags.0 & STORED.0),

@@ -254,10 +254,17 @@ impl Mailbox {
         }
         let offset = usize::from(self.index.pseudo_message && first_from.is_some());
         let entries = &self.index.entries;
+        let runs = &self.index.meta_runs;
         let known = |i: usize| {
             let entry = entries.get(i)?;
             let span = spans.get(i + offset)?;
-            (span.text.len() == entry.length as usize).then_some(entry.rfc822_size)
+            (span.text.len() == entry.length as usize).then_some(index::Hint {
+                rfc822_size: entry.rfc822_size,
+                internal_date: entry.internal_date,
+                zone_minutes: entry.zone_minutes,
+                header_length: entry.header_length,
+                meta_run: runs.get(i).copied().unwrap_or((0, 0)),
+            })
         };
         index::build_reusing(new, &spans, self.clock(), &self.path, &known)
             .map_err(|e| changed(e.to_string()))
@@ -286,7 +293,14 @@ impl Mailbox {
         if !file_decides && new.file_meta.uid_validity == old.file_meta.uid_validity {
             new.uid_validity = old.uid_validity;
         }
-        if new.uid_validity != old.uid_validity {
+        // An empty mailbox's UIDVALIDITY is provisional (nothing records it):
+        // the first one the file records is taken, as no UID was ever
+        // announced under the old one. (The session sees the change in
+        // `uid_validity()` and may send `* OK [UIDVALIDITY n]`.)
+        let nothing_known = old.entries.is_empty()
+            && self.state.reported.as_ref().is_none_or(|r| r.is_empty())
+            && old.file_meta.uid_validity.is_none();
+        if new.uid_validity != old.uid_validity && !nothing_known {
             return Err(changed(format!(
                 "UIDVALIDITY changed from {} to {}",
                 old.uid_validity, new.uid_validity

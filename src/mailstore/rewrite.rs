@@ -450,7 +450,9 @@ impl<'a> Run<'a> {
             }
             let data = self.assemble(a, b)?;
             sys::write_all_at(self.file, &data, a)?;
-            sys::sync(self.file)?;
+            // The file was extended (and that fsynced) before: its size
+            // does not change here.
+            sys::sync_data(self.file)?;
             touch();
         }
         if count > 0 && first < count {
@@ -788,7 +790,7 @@ fn byte_at(file: &File, offset: u64) -> io::Result<Option<u8>> {
     let mut b = [0u8; 1];
     match file.read_at(&mut b, offset)? {
         0 => Ok(None),
-        _ => Ok(Some(b[0])),
+        _ => Ok(b.first().copied()),
     }
 }
 

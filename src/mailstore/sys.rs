@@ -55,6 +55,13 @@ pub(crate) fn sync(file: &File) -> io::Result<()> {
     file.sync_all()
 }
 
+/// `fdatasync`: the data (and the metadata needed to read it back, such as
+/// block allocation) reach the disk; used where the file size does not change.
+pub(crate) fn sync_data(file: &File) -> io::Result<()> {
+    fault::check_call("fdatasync")?;
+    file.sync_data()
+}
+
 /// `ftruncate`.
 pub(crate) fn set_len(file: &File, len: u64) -> io::Result<()> {
     fault::check_call("ftruncate")?;

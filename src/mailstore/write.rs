@@ -100,7 +100,7 @@ pub struct Appended {
     pub uids: Vec<Uid>,
 }
 
-pub use super::append::append;
+pub use super::append::{append, create};
 
 /// The client-visible system flags (what deltas and STORE deal with).
 pub(crate) const VISIBLE: SystemFlags = SystemFlags(
@@ -655,6 +655,8 @@ impl Mailbox {
         let mut entries = Vec::with_capacity(self.index.entries.len());
         let mut disk = Vec::with_capacity(entries.capacity());
         let mut recorded = Vec::with_capacity(entries.capacity());
+        let mut runs = Vec::with_capacity(entries.capacity());
+        let mut rewritten = Vec::new();
         for (i, entry) in self.index.entries.iter().enumerate() {
             let (Some(Some((offset, header_length, length))), Some(target), Some(old)) =
                 (built.layout.get(i), targets.get(i), self.state.disk.get(i))
@@ -680,15 +682,20 @@ impl Mailbox {
                 (target.flags.0 & VISIBLE.0) | (now.flags.0 & SystemFlags::OLD.0) | session_only.0,
             );
             e.keywords = target.keywords;
+            if written {
+                rewritten.push(entries.len());
+            }
             entries.push(e);
             disk.push(now);
             recorded.push(now.recorded);
+            runs.push(self.index.meta_runs.get(i).copied().unwrap_or((0, 0)));
         }
         if entries.len() != old_uids.len() && self.state.reported.is_none() {
             self.state.reported = Some(old_uids);
         }
         self.index.entries = entries;
         self.index.recorded = recorded;
+        self.index.meta_runs = runs;
         self.state.disk = disk;
         self.state.pending.clear();
         self.index.pseudo_message = built.pseudo_after;
@@ -703,6 +710,21 @@ impl Mailbox {
         let meta = file.metadata().map_err(io_error)?;
         self.data = MailData::load(file, meta.len(), self.source).map_err(io_error)?;
         self.state.stamp = Some(Stamp::of(&meta));
+        // Where the rewritten blocks are now.
+        for i in rewritten {
+            let Some(entry) = self.index.entries.get(i) else {
+                continue;
+            };
+            let start = entry.offset as usize;
+            let header = self
+                .data
+                .bytes()
+                .get(start..start + entry.header_length as usize)
+                .unwrap_or(&[]);
+            if let Some(run) = self.index.meta_runs.get_mut(i) {
+                *run = super::index::meta_run(header);
+            }
+        }
         Ok(())
     }
 }
@@ -722,7 +744,7 @@ pub(crate) fn metadata_unsaved(index: &Index) -> bool {
 /// The local time now (or the fixed clock's), for the pseudo-message.
 fn now_local(clock: super::index::Clock) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(i32::from(clock.local_offset_minutes) * 60)
-        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
+        .unwrap_or_else(|| chrono::Offset::fix(&chrono::Utc));
     let utc = DateTime::from_timestamp(i64::from(clock.now), 0).unwrap_or_default();
     utc.with_timezone(&offset)
 }
