@@ -130,6 +130,31 @@ fn worked_example_through_the_mailbox_api() {
 }
 
 #[test]
+fn flags_set_through_entry_mut_are_written_too() {
+    // FETCH BODY[] sets \Seen directly on the entry (command/fetch.rs).
+    let (_dir, path) = copy_fixture("uw-session.mbox");
+    let mut m = rw(&path);
+    m.refresh().unwrap();
+    assert!(!m.has_pending_changes());
+    m.entry_mut(1).unwrap().flags.insert(SystemFlags::SEEN);
+    assert!(m.has_pending_changes());
+    m.checkpoint().unwrap();
+    assert!(!m.has_pending_changes());
+    let again = Mailbox::open(&path, Access::ReadOnly, &LockSettings::default()).unwrap();
+    assert!(again.entries()[1].flags.contains(SystemFlags::SEEN));
+    // A read-only session writes nothing.
+    let mut ro = rw(&path);
+    ro.set_read_only();
+    assert!(ro.change_flags(0, FlagChange::Add, SystemFlags::DRAFT, &[]).is_err());
+    ro.entry_mut(0).unwrap().flags.insert(SystemFlags::DRAFT);
+    assert!(!ro.has_pending_changes());
+    ro.checkpoint().unwrap();
+    assert!(ro.refresh().unwrap().is_empty());
+    let again = Mailbox::open(&path, Access::ReadOnly, &LockSettings::default()).unwrap();
+    assert!(!again.entries()[0].flags.contains(SystemFlags::DRAFT));
+}
+
+#[test]
 fn rewrite_keeps_inode_owner_and_mode() {
     let (_dir, path) = copy_fixture("uw-session.mbox");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();

@@ -372,6 +372,12 @@ impl Mailbox {
         self.access
     }
 
+    /// Makes an open mailbox read-only (e.g. when UW's session lock could not
+    /// be had: "access is readonly"). Nothing is written from then on.
+    pub fn set_read_only(&mut self) {
+        self.access = Access::ReadOnly;
+    }
+
     /// The number of file bytes indexed (the file's size when it was scanned).
     pub fn size(&self) -> u64 {
         self.data.bytes().len() as u64
