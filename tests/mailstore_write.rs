@@ -145,7 +145,10 @@ fn flags_set_through_entry_mut_are_written_too() {
     // A read-only session writes nothing.
     let mut ro = rw(&path);
     ro.set_read_only();
-    assert!(ro.change_flags(0, FlagChange::Add, SystemFlags::DRAFT, &[]).is_err());
+    assert!(
+        ro.change_flags(0, FlagChange::Add, SystemFlags::DRAFT, &[])
+            .is_err()
+    );
     ro.entry_mut(0).unwrap().flags.insert(SystemFlags::DRAFT);
     assert!(!ro.has_pending_changes());
     ro.checkpoint().unwrap();
