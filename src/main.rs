@@ -40,6 +40,10 @@ const EX_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     limit_heap_growth();
+    // SIGBUS (a mailbox truncated under our map: `* BYE` and exit, never a
+    // crash), SIGUSR2 (UW's kiss of death), SIGXFSZ ignored (a file-size limit
+    // becomes an EFBIG error the write path handles).
+    let signals = mbox_imapd::mailstore::install_signal_handlers();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let action = config::parse(args, |path: &Path| match std::fs::read_to_string(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Some(Err(e)),
@@ -64,6 +68,9 @@ fn main() -> ExitCode {
         Action::Demo(config) => demo(config),
         Action::Serve(config) => {
             install_logger(config.log, &config);
+            if let Err(e) = signals {
+                log::warn!("event=signal-handlers-failed reason={e}");
+            }
             serve(&config)
         }
     }

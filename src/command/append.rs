@@ -52,8 +52,7 @@ pub fn append(
         keywords,
         internal_date: date,
     };
-    let appended =
-        write::append(&target.path, &[new], &ctx.locking).map_err(missing_is_trycreate)?;
+    let appended = append_to(&target, &[new], ctx)?;
     log::info!(
         "append mailbox={} bytes={} uid={}",
         target.name,
@@ -73,6 +72,30 @@ fn uid_completion(appended: &Appended, name: &str) -> Completion {
         },
         format!("{name} completed"),
     )
+}
+
+/// Appends to a resolved destination. The spool INBOX is special: before its
+/// first delivery the file does not exist, yet INBOX always exists for the
+/// client (RFC 3501 §5.1), so it is created (mode 0600) rather than answered
+/// with TRYCREATE. Any other missing mailbox is `NO [TRYCREATE]`.
+pub fn append_to(
+    target: &super::mailbox::Resolved,
+    messages: &[NewMessage<'_>],
+    ctx: &Context,
+) -> Result<Appended, CommandError> {
+    match write::append(&target.path, messages, &ctx.locking) {
+        Err(StoreError::Missing { .. }) if target.is_inbox => {
+            match crate::mailstore::append::create(&target.path) {
+                Ok(()) => {}
+                // Delivered to meanwhile: append to what is there now.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+            write::append(&target.path, messages, &ctx.locking).map_err(missing_is_trycreate)
+        }
+        other => other.map_err(missing_is_trycreate),
+    }
 }
 
 /// The destination of APPEND or COPY does not exist: `NO [TRYCREATE]`

@@ -19,11 +19,10 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use super::append::missing_is_trycreate;
 use super::mailbox::resolve;
 use super::updates::uid_set;
 use super::{CommandError, CommandResult, Completion, Context, Selected, fetch};
-use crate::mailstore::write::{self, NewMessage};
+use crate::mailstore::write::NewMessage;
 use crate::mailstore::{Mailbox, MessageEntry};
 use crate::response::Code;
 use crate::types::{Numbering, SequenceSet, SystemFlags, Uid};
@@ -41,7 +40,7 @@ pub fn copy(
     let target = resolve(ctx, mailbox)?;
     if indices.is_empty() {
         // Nothing to write, but a missing destination is still an error.
-        if !target.path.is_file() {
+        if !target.is_inbox && !target.path.is_file() {
             return Err(CommandError::no_code(
                 Code::TryCreate,
                 "Mailbox does not exist",
@@ -51,8 +50,7 @@ pub fn copy(
     }
     let copies = collect(mailbox_now, &indices)?;
     let messages: Vec<NewMessage<'_>> = copies.iter().map(CopiedMessage::as_new_message).collect();
-    let appended =
-        write::append(&target.path, &messages, &ctx.locking).map_err(missing_is_trycreate)?;
+    let appended = super::append::append_to(&target, &messages, ctx)?;
     let source: Vec<Uid> = copies.iter().map(|c| c.uid).collect();
     log::info!(
         "copy to={} messages={} uids={}",

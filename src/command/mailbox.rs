@@ -141,7 +141,23 @@ pub fn select<W: Write>(
         Err(StoreError::Missing { .. }) if target.is_inbox => Mailbox::empty(&target.path),
         Err(e) => return Err(e.into()),
     };
-    let read_only = mode == Mode::Examine || mailbox.access() == Access::ReadOnly;
+    let mut mailbox = mailbox;
+    let mut read_only = mode == Mode::Examine || mailbox.access() == Access::ReadOnly;
+    // UW-family programs expect one read-write session per mailbox; ours share
+    // it, but must show UW imapd / alpine that it is in use, and give it up
+    // when one of them holds it exclusively (kiss of death, locking.md §4.1).
+    let mut session_lock = None;
+    if !read_only && mailbox.file_id().is_some() {
+        let attempt = mailstore::SessionLock::acquire(&mailbox);
+        for notice in &attempt.notices {
+            out.untagged_status(Status::No, None, notice)?;
+        }
+        if attempt.read_only {
+            mailbox.set_read_only();
+            read_only = true;
+        }
+        session_lock = attempt.lock;
+    }
 
     out.untagged(&format!("{} EXISTS", mailbox.len()))?;
     let recent = mailbox.recent_count();
@@ -174,6 +190,7 @@ pub fn select<W: Write>(
     let verb = if mode == Mode::Select { "SELECT" } else { verb };
     let selected = Selected {
         name: target.name,
+        session_lock,
         recent_reported: recent,
         mailbox,
         read_only,

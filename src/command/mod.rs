@@ -56,6 +56,9 @@ pub struct Selected {
     /// The number of \Recent messages the client was last told (SELECT's
     /// `* n RECENT`, then every change, RFC 3501 §7.3.2).
     pub recent_reported: usize,
+    /// UW's `/tmp/.<dev>.<ino>` lock, held shared for a read-write session so
+    /// that UW imapd, ipop3d and alpine see the mailbox in use (locking.md §4).
+    pub session_lock: Option<crate::mailstore::SessionLock>,
 }
 
 /// A successful tagged completion: `tag OK [code] text`.
@@ -143,6 +146,10 @@ impl From<StoreError> for CommandError {
             StoreError::Changed { .. } => {
                 CommandError::no_code(Code::ServerBug, "Mailbox was changed by another program")
             }
+            StoreError::NoDotlock { .. } => CommandError::no_code(
+                Code::ContactAdmin,
+                "Can't create the mailbox lock file, nothing was written",
+            ),
             StoreError::NoSpace { .. } => CommandError::no_code(
                 Code::OverQuota,
                 "Not enough disk space or quota; nothing was changed",

@@ -75,6 +75,28 @@ pub struct Index {
     /// renumbering, no metadata): the next checkpoint must write them (UW's
     /// "double dirty").
     pub metadata_unsaved: bool,
+    /// Per entry: its UID is recorded in the file (a trusted `X-UID`), not
+    /// computed. The write path must record computed UIDs before it can rely
+    /// on them surviving another program's rewrite.
+    pub recorded: Vec<bool>,
+    /// Per entry: where its metadata fields are, as offsets into its text
+    /// (from the first field's start to the last one's end; `(0, 0)` for
+    /// none). A re-sync reads only these bytes of an unmoved message.
+    pub meta_runs: Vec<(u32, u32)>,
+    /// What message 1 (or the pseudo-message) says, as opposed to what the
+    /// index computed.
+    pub file_meta: FileMeta,
+}
+
+/// The mailbox metadata as the file records it (`X-IMAP` / `X-IMAPbase`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileMeta {
+    /// `None`: no valid declaration in message 1.
+    pub uid_validity: Option<UidValidity>,
+    /// The declared last UID (0 without a declaration).
+    pub last_uid: u32,
+    /// Declared keywords that the index honours, in order.
+    pub keywords: Vec<String>,
 }
 
 impl Index {
@@ -88,6 +110,9 @@ impl Index {
             keywords: Vec::new(),
             pseudo_message: false,
             metadata_unsaved: false,
+            recorded: Vec::new(),
+            meta_runs: Vec::new(),
+            file_meta: FileMeta::default(),
         }
     }
 }
@@ -107,6 +132,45 @@ pub fn build(
     clock: Clock,
     name: &Path,
 ) -> Result<Index, MessageTooLarge> {
+    build_reusing(data, spans, clock, name, &|_| None)
+}
+
+/// Where the metadata fields of `header` are: from the first one's start to
+/// the last one's end (`(0, 0)` for none). See [`Index::meta_runs`].
+pub fn meta_run(header: &[u8]) -> (u32, u32) {
+    let mut fields = headers::uw_fields(header);
+    let Some(first) = fields.next() else {
+        return (0, 0);
+    };
+    let end = fields.last().map_or(first.span.end, |f| f.span.end);
+    (
+        u32::try_from(first.span.start).unwrap_or(0),
+        u32::try_from(end).unwrap_or(0),
+    )
+}
+
+/// What is already known about a message whose text has not moved (a
+/// re-sync): its size, date and header length, and where its metadata
+/// fields are, so that only those few bytes are read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    pub rfc822_size: u32,
+    pub internal_date: i64,
+    pub zone_minutes: i16,
+    pub header_length: u32,
+    /// [`Index::meta_runs`] of the message.
+    pub meta_run: (u32, u32),
+}
+
+/// [`build`], taking what `known(i)` returns for real message `i` instead of
+/// reading its header and body again.
+pub fn build_reusing(
+    data: &[u8],
+    spans: &[MessageSpan],
+    clock: Clock,
+    name: &Path,
+    known: &dyn Fn(usize) -> Option<Hint>,
+) -> Result<Index, MessageTooLarge> {
     let first = spans
         .first()
         .map(|s| data.get(s.text.clone()).unwrap_or(&[]));
@@ -115,9 +179,13 @@ pub fn build(
 
     let mut uids = UidAssigner::new(meta.uid_validity.map(|_| meta.last_uid));
     let mut entries = Vec::with_capacity(real.len());
+    let mut recorded = Vec::with_capacity(real.len());
+    let mut meta_runs = Vec::with_capacity(real.len());
     for (i, span) in real.iter().enumerate() {
-        let (entry, x_uid) = entry(data, span, &meta.keywords, clock, name)?;
+        let (entry, x_uid, run) = entry(data, span, &meta.keywords, clock, name, known(i))?;
         let uid = uids.next(x_uid, i + 1, name);
+        recorded.push(matches!(x_uid, XUid::Value(_)));
+        meta_runs.push(run);
         entries.push(MessageEntry {
             uid: uid.unwrap_or(entry.uid),
             ..entry
@@ -143,6 +211,7 @@ pub fn build(
             for (i, e) in entries.iter_mut().enumerate() {
                 e.uid = sequence_uid(i + 1);
             }
+            recorded.iter_mut().for_each(|r| *r = false);
             metadata_unsaved |= !entries.is_empty();
             (
                 UidValidity::new(validity).unwrap_or(UidValidity(std::num::NonZeroU32::MIN)),
@@ -151,6 +220,11 @@ pub fn build(
         }
     };
     metadata_unsaved |= meta.uid_validity.is_none() && !entries.is_empty();
+    let file_meta = FileMeta {
+        uid_validity: meta.uid_validity,
+        last_uid: meta.last_uid,
+        keywords: meta.keywords.clone(),
+    };
     Ok(Index {
         entries,
         uid_validity,
@@ -158,7 +232,24 @@ pub fn build(
         keywords: meta.keywords,
         pseudo_message: meta.pseudo_message,
         metadata_unsaved,
+        recorded,
+        meta_runs,
+        file_meta,
     })
+}
+
+/// The metadata message 1 (`text`: its header and body) declares, and
+/// whether it is UW's pseudo-message.
+pub fn declared_meta(text: &[u8]) -> (bool, FileMeta) {
+    let meta = first_message_meta(text);
+    (
+        meta.pseudo_message,
+        FileMeta {
+            uid_validity: meta.uid_validity,
+            last_uid: meta.last_uid,
+            keywords: meta.keywords,
+        },
+    )
 }
 
 /// What message 1 says about the mailbox (§7.1).
@@ -227,19 +318,40 @@ fn entry(
     keywords: &[String],
     clock: Clock,
     name: &Path,
-) -> Result<(MessageEntry, XUid), MessageTooLarge> {
+    hint: Option<Hint>,
+) -> Result<(MessageEntry, XUid, (u32, u32)), MessageTooLarge> {
     let text = data.get(span.text.clone()).unwrap_or(&[]);
     let offset = span.text.start as u64;
     let too_large = || MessageTooLarge { offset };
-    let header_length = headers::header_length(text);
+    let header_length = match hint {
+        Some(h) => h.header_length as usize,
+        None => headers::header_length(text),
+    };
     let header = text.get(..header_length).unwrap_or(text);
+    // With a hint, only the metadata run is read (it starts and ends on
+    // line boundaries, so field parsing sees whole lines).
+    let (scan_from, scanned) = match hint {
+        Some(Hint {
+            meta_run: (start, end),
+            ..
+        }) => (
+            start as usize,
+            header.get(start as usize..end as usize).unwrap_or(&[]),
+        ),
+        None => (0, header),
+    };
 
     let mut flags = SystemFlags::default();
     let mut keyword_bits = 0u32;
     let mut x_uid = XUid::Missing;
     let mut hidden = 0u64;
-    for field in headers::uw_fields(header) {
-        hidden += crlf_len(header.get(field.span.clone()).unwrap_or(&[]));
+    let mut run: Option<(usize, usize)> = None;
+    for field in headers::uw_fields(scanned) {
+        let (start, end) = (scan_from + field.span.start, scan_from + field.span.end);
+        run = Some(run.map_or((start, end), |(s, _)| (s, end)));
+        if hint.is_none() {
+            hidden += crlf_len(scanned.get(field.span.clone()).unwrap_or(&[]));
+        }
         if !field.exact_case {
             log::warn!(
                 "{}: hiding bogus {:?} header at offset {offset}",
@@ -279,17 +391,27 @@ fn entry(
         flags.insert(SystemFlags::RECENT);
     }
     let line = span.from_line_bytes(data);
-    let (internal_date, zone_minutes) =
-        scan::internal_date(line, span.date, clock.local_offset_minutes).unwrap_or_else(|| {
-            log::warn!(
-                "{}: unparseable From_ line date at offset {}: {:?}",
-                name.display(),
-                span.from_line,
-                String::from_utf8_lossy(line.trim_ascii_end())
-            );
-            (0, 0)
-        });
-    let rfc822_size = crlf_len(text).saturating_sub(hidden);
+    let (internal_date, zone_minutes) = match hint {
+        Some(h) => (h.internal_date, h.zone_minutes),
+        None => {
+            scan::internal_date(line, span.date, clock.local_offset_minutes).unwrap_or_else(|| {
+                log::warn!(
+                    "{}: unparseable From_ line date at offset {}: {:?}",
+                    name.display(),
+                    span.from_line,
+                    String::from_utf8_lossy(line.trim_ascii_end())
+                );
+                (0, 0)
+            })
+        }
+    };
+    let rfc822_size = match hint {
+        Some(h) => u64::from(h.rfc822_size),
+        None => crlf_len(text).saturating_sub(hidden),
+    };
+    let run = run.map_or((0, 0), |(s, e)| {
+        (u32::try_from(s).unwrap_or(0), u32::try_from(e).unwrap_or(0))
+    });
     let entry = MessageEntry {
         // Placeholder; the caller assigns the real UID.
         uid: Uid(std::num::NonZeroU32::MIN),
@@ -302,7 +424,7 @@ fn entry(
         length: u32::try_from(text.len()).map_err(|_| too_large())?,
         header_length: u32::try_from(header_length).map_err(|_| too_large())?,
     };
-    Ok((entry, x_uid))
+    Ok((entry, x_uid, run))
 }
 
 /// A message's `X-UID` header(s).

@@ -86,13 +86,31 @@ pub fn acquire<'f>(
                 Ok(None) => busy = Some("dotlock"),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EROFS)) => {
                     if mode == LockMode::Write {
-                        return Err(io_error(e));
+                        // Writing the spool without the lock every MTA honours
+                        // is unsafe: refuse unless the admin turned dotlocks
+                        // off (locking.md §2.3).
+                        return Err(StoreError::NoDotlock {
+                            path: path.to_owned(),
+                            reason: e.to_string(),
+                        });
                     }
                     // A user process often may not create files in /var/mail
                     // (locking.md §2.3). Reading without the dotlock is what
                     // UW does then; fcntl and flock still exclude writers.
                     log::info!("{}: reading without a dotlock: {e}", path.display());
                     use_dotlock = false;
+                }
+                // Not even the lock file fits: a full disk, as for the write.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+                    ) =>
+                {
+                    return Err(StoreError::NoSpace {
+                        path: path.to_owned(),
+                        source: e,
+                    });
                 }
                 Err(e) => return Err(io_error(e)),
             }
@@ -135,6 +153,33 @@ pub fn acquire<'f>(
         }
         std::thread::sleep(jitter(pause).min(deadline - now));
         pause = (pause * 3 / 2).min(MAX_PAUSE);
+    }
+}
+
+/// A held dotlock is touched at most this often during a long write, so that
+/// other programs do not take it for stale (UW: 5 minutes, Dovecot: 2).
+const TOUCH_EVERY: Duration = Duration::from_secs(30);
+
+impl LockGuard<'_> {
+    /// Keeps the dotlock fresh during a long operation: updates its times if
+    /// the last update is [`TOUCH_EVERY`] old. Cheap to call often.
+    pub fn touch(&mut self) {
+        let Some(lock) = self.dotlock.as_mut() else {
+            return;
+        };
+        if lock.touched.elapsed() < TOUCH_EVERY {
+            return;
+        }
+        lock.touched = Instant::now();
+        let now = SystemTime::now();
+        let times = fs::FileTimes::new().set_accessed(now).set_modified(now);
+        let result = OpenOptions::new()
+            .write(true)
+            .open(&lock.path)
+            .and_then(|f| f.set_times(times));
+        if let Err(e) = result {
+            log::warn!("{}: cannot touch our lock: {e}", lock.path.display());
+        }
     }
 }
 
@@ -200,6 +245,8 @@ struct DotLock {
     path: PathBuf,
     dev: u64,
     ino: u64,
+    /// When its times were last updated (see [`LockGuard::touch`]).
+    touched: Instant,
 }
 
 impl DotLock {
@@ -279,6 +326,7 @@ impl DotLock {
             path: path.to_owned(),
             dev: meta.dev(),
             ino: meta.ino(),
+            touched: Instant::now(),
         })
     }
 

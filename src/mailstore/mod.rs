@@ -1,28 +1,53 @@
 //! The mail store: the only module that opens, maps, locks or rewrites a mail file.
 //!
-//! [`Mailbox::open`] is the read path: open the file read-only, take the read
+//! [`Mailbox::open`] is the read path: open the file (read-write for a
+//! read-write session), finish any rewrite a crash interrupted, take the read
 //! locks (locking.md §7), fstat, map, scan and index, and release the locks
 //! again, keeping the fd and the map. The hard part is that the file is shared
-//! with the MTA, procmail, mutt and UW imapd: the locks are held only for the
-//! scan, the file is never modified by this path (not even its times), and the
-//! map covers exactly the bytes indexed, so a later append by someone else
-//! cannot invalidate anything we hand out.
+//! with the MTA, procmail, mutt, UW imapd and our other sessions: locks are
+//! held only for a scan or a write, never across a client round trip; the map
+//! covers exactly the bytes indexed; and every write goes through a journal,
+//! in place, so that a crash, a full disk or another writer never costs a
+//! message (rewrite.rs).
 //!
-//! Layout: [`scan`] finds message boundaries (pure), [`headers`] reads and
-//! hides UW's metadata headers (pure), [`index`] turns both into the compact
-//! per-message index (pure), [`mmap`] and [`lock`] are the syscalls of the read
-//! path. [`folders`] owns the tree around the mailboxes (directories, created,
-//! deleted and renamed files, the UIDVALIDITY record, the subscription list)
-//! and [`status`] counts a mailbox for STATUS without indexing it.
+//! Layout:
+//! - read path (pure): [`scan`] finds message boundaries, [`headers`] reads
+//!   and hides UW's metadata headers, [`index`] builds the per-message index;
+//! - write path: [`write`] is the interface the commands use (refresh, flag
+//!   changes as deltas, checkpoint, expunge), `refresh` re-syncs with the file,
+//!   [`plan`] decides what to write (pure), [`render`] renders UW's exact bytes
+//!   (pure), [`journal`] and [`rewrite`] make it crash-safe, [`append`] adds
+//!   messages;
+//! - sharing: [`lock`] (dotlock + fcntl + flock), [`session_lock`] (UW's
+//!   `/tmp/.<dev>.<ino>` and the kiss of death), [`signals`] (SIGBUS,
+//!   SIGUSR2, SIGXFSZ);
+//! - syscalls: [`mmap`], [`lock`], [`sys`] (every write, with fault
+//!   injection), [`session_lock`] and [`signals`];
+//! - around the mailboxes: [`folders`] owns the tree (directories, created,
+//!   deleted and renamed files, the UIDVALIDITY record, the subscription
+//!   list) and [`status`] counts a mailbox for STATUS without indexing it.
 
+pub mod append;
 pub mod folders;
 pub mod headers;
 pub mod index;
+pub mod journal;
 pub mod lock;
 pub mod mmap;
+pub mod plan;
+mod refresh;
+pub mod render;
+pub mod rewrite;
 pub mod scan;
+pub mod session_lock;
+pub mod signals;
 pub mod status;
+pub mod sys;
 pub mod write;
+
+pub use session_lock::{SessionLock, SessionLockAttempt};
+pub use signals::{install_signal_handlers, kiss_of_death_received};
+pub use sys::bytes_written;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -83,6 +108,11 @@ pub enum StoreError {
     /// was replaced, or our indexed bytes moved): the session must end.
     #[error("{path}: changed by another program: {reason}")]
     Changed { path: PathBuf, reason: String },
+    /// The dotlock cannot be created (no write access to the mailbox's
+    /// directory, locking.md §2.3) and locking is configured to use it:
+    /// writing without it would be unsafe, so nothing was written.
+    #[error("{path}: cannot create the dotlock for writing: {reason}")]
+    NoDotlock { path: PathBuf, reason: String },
     /// A write failed for lack of space (ENOSPC, EDQUOT) or the file-size limit
     /// (EFBIG); nothing was lost and the file is as it was.
     #[error("{path}: no space: {source}")]
@@ -155,16 +185,21 @@ impl<'a> MessageView<'a> {
 pub struct Mailbox {
     path: PathBuf,
     access: Access,
-    /// The open file, kept for later size checks and write locks; `None` for
-    /// a mailbox that does not exist yet ([`Mailbox::empty`]).
-    #[expect(
-        dead_code,
-        reason = "the write path re-checks size and locks through this fd"
-    )]
+    /// The open file (read-write for [`Access::ReadWrite`]), kept for size
+    /// checks, locks and writes; `None` for a mailbox that does not exist yet
+    /// ([`Mailbox::empty`]).
     file: Option<File>,
-    /// The bytes indexed: exactly the file's size when it was scanned.
+    /// The bytes indexed: exactly the file's size when it was last synced.
     data: MailData,
     index: Index,
+    /// How `data` is obtained (tests run both ways).
+    source: Source,
+    locking: LockSettings,
+    /// A fixed clock (tests); `None` = the system clock.
+    clock: Option<Clock>,
+    /// The write path's state: what the file says, pending flag changes,
+    /// what the session has been told.
+    state: write::WriteState,
 }
 
 impl Mailbox {
@@ -180,12 +215,24 @@ impl Mailbox {
         access: Access,
         locking: &LockSettings,
     ) -> Result<Mailbox, StoreError> {
-        Self::open_from(path, access, locking, Source::Map)
+        Self::open_from(path, access, locking, Source::Map, None)
+    }
+
+    /// [`Mailbox::open`] with a fixed clock: the UIDVALIDITY given to a
+    /// mailbox that has none, and the local time zone (tests, tools).
+    pub fn open_with_clock(
+        path: &Path,
+        access: Access,
+        locking: &LockSettings,
+        clock: Clock,
+    ) -> Result<Mailbox, StoreError> {
+        Self::open_from(path, access, locking, Source::Map, Some(clock))
     }
 
     /// An empty mailbox for a file that does not exist (a spool INBOX before
     /// the first delivery). Its UIDVALIDITY is the current time. Access is
     /// read-write: delivery will create the file; EXAMINE is read-only by mode.
+    /// [`Mailbox::refresh`] notices when the file appears.
     pub fn empty(path: &Path) -> Mailbox {
         Mailbox {
             path: path.to_owned(),
@@ -193,6 +240,10 @@ impl Mailbox {
             file: None,
             data: MailData::Empty,
             index: Index::empty(Clock::system()),
+            source: Source::Map,
+            locking: LockSettings::default(),
+            clock: None,
+            state: write::WriteState::default(),
         }
     }
 
@@ -202,6 +253,7 @@ impl Mailbox {
         access: Access,
         locking: &LockSettings,
         source: Source,
+        clock: Option<Clock>,
     ) -> Result<Mailbox, StoreError> {
         let io_error = |source| StoreError::Io {
             path: path.to_owned(),
@@ -211,13 +263,15 @@ impl Mailbox {
             path: path.to_owned(),
             reason,
         };
-        // Read-only is enough to read (and for fcntl F_RDLCK). O_NONBLOCK so
-        // that opening a FIFO does not hang; it changes nothing for files.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path);
-        let file = match file {
+        // UW: "Can't get write access to mailbox, access is readonly".
+        let access = match access {
+            Access::ReadWrite if access_check(path, AccessFlags::W_OK).is_err() => {
+                log::info!("{}: no write access, opening read-only", path.display());
+                Access::ReadOnly
+            }
+            other => other,
+        };
+        let file = match open_file(path, access) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::Missing {
@@ -229,23 +283,17 @@ impl Mailbox {
         if !file.metadata().map_err(io_error)?.is_file() {
             return Err(not_mailbox("not a regular file".to_owned()));
         }
-        // UW: "Can't get write access to mailbox, access is readonly".
-        let access = match access {
-            Access::ReadWrite if access_check(path, AccessFlags::W_OK).is_err() => {
-                log::info!("{}: no write access, opening read-only", path.display());
-                Access::ReadOnly
-            }
-            other => other,
-        };
-        let (data, index) = {
+        recover_at_open(path, &file, access, locking)?;
+        let the_clock = clock.unwrap_or_else(Clock::system);
+        let (data, index, stamp) = {
             let _locks = lock::acquire(path, &file, LockMode::Read, locking)?;
             // The size under the lock is the size we index and map.
-            let len = file.metadata().map_err(io_error)?.len();
-            let data = MailData::load(&file, len, source).map_err(io_error)?;
+            let meta = file.metadata().map_err(io_error)?;
+            let data = MailData::load(&file, meta.len(), source).map_err(io_error)?;
             let spans = scan::scan(data.bytes()).map_err(|e| not_mailbox(e.to_string()))?;
-            let index = index::build(data.bytes(), &spans, Clock::system(), path)
+            let index = index::build(data.bytes(), &spans, the_clock, path)
                 .map_err(|e| not_mailbox(e.to_string()))?;
-            (data, index)
+            (data, index, write::Stamp::of(&meta))
         };
         log::debug!(
             "{}: {} messages, {} bytes, UIDVALIDITY {}, UIDNEXT {}",
@@ -255,12 +303,17 @@ impl Mailbox {
             index.uid_validity,
             index.uid_next
         );
+        let state = write::WriteState::new(&index, stamp);
         Ok(Mailbox {
             path: path.to_owned(),
             access,
             file: Some(file),
             data,
             index,
+            source,
+            locking: locking.clone(),
+            clock,
+            state,
         })
     }
 
@@ -324,6 +377,12 @@ impl Mailbox {
         self.access
     }
 
+    /// Makes an open mailbox read-only (e.g. when UW's session lock could not
+    /// be had: "access is readonly"). Nothing is written from then on.
+    pub fn set_read_only(&mut self) {
+        self.access = Access::ReadOnly;
+    }
+
     /// The number of file bytes indexed (the file's size when it was scanned).
     pub fn size(&self) -> u64 {
         self.data.bytes().len() as u64
@@ -358,6 +417,68 @@ impl Mailbox {
     pub fn metadata_unsaved(&self) -> bool {
         self.index.metadata_unsaved
     }
+
+    /// The device and inode of the open file (UW's session lock is named by them).
+    pub fn file_id(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = self.file.as_ref()?.metadata().ok()?;
+        Some((meta.dev(), meta.ino()))
+    }
+
+    fn clock(&self) -> Clock {
+        self.clock.unwrap_or_else(Clock::system)
+    }
+}
+
+/// Opens the mailbox file: read-write for [`Access::ReadWrite`] (fcntl
+/// F_WRLCK and the rewrite need it), else read-only. O_NONBLOCK so that
+/// opening a FIFO does not hang; it changes nothing for files.
+fn open_file(path: &Path, access: Access) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(access == Access::ReadWrite)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// A journal left by a crashed writer is finished before the file is read
+/// (rewrite.md "Recovery"), under the write locks. A read-only session
+/// still recovers if the user may write the file; otherwise it can only
+/// warn and read what is there.
+fn recover_at_open(
+    path: &Path,
+    file: &File,
+    access: Access,
+    locking: &LockSettings,
+) -> Result<(), StoreError> {
+    let io_error = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if journal::find(path, file).map_err(io_error)?.is_none() {
+        return Ok(());
+    }
+    let writable;
+    let target = match access {
+        Access::ReadWrite => file,
+        Access::ReadOnly => match open_file(path, Access::ReadWrite) {
+            Ok(f) => {
+                writable = f;
+                &writable
+            }
+            Err(e) => {
+                log::error!(
+                    "{}: an interrupted rewrite needs recovery, but the file is not writable: {e}",
+                    path.display()
+                );
+                return Ok(());
+            }
+        },
+    };
+    let mut guard = lock::acquire(path, target, LockMode::Write, locking)?;
+    let outcome = rewrite::recover(path, target, &mut || guard.touch()).map_err(io_error)?;
+    log::warn!("{}: recovery at open: {outcome:?}", path.display());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -378,8 +499,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::copy(fixture_path(name), &path).unwrap();
-        let mailbox = Mailbox::open_from(&path, Access::ReadOnly, &LockSettings::default(), source)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mailbox = Mailbox::open_from(
+            &path,
+            Access::ReadOnly,
+            &LockSettings::default(),
+            source,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         (dir, mailbox)
     }
 

@@ -244,7 +244,7 @@ impl Iterator for Spans<'_> {
 
 /// The end of a message's text: `end`, moved back over one trailing empty
 /// line (`LF` or `CR LF`) if there is one (§1).
-fn drop_separator(data: &[u8], start: usize, end: usize) -> usize {
+pub fn drop_separator(data: &[u8], start: usize, end: usize) -> usize {
     let Some(text) = data.get(start..end) else {
         return end;
     };

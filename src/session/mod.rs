@@ -462,7 +462,7 @@ impl Session {
     /// returns true (the session must close). Only a session with a mailbox
     /// selected holds the lock that the signal asks for.
     fn killed<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<bool> {
-        if !crate::mailstore::write::kod_requested() {
+        if !crate::mailstore::kiss_of_death_received() {
             return Ok(false);
         }
         let State::Selected(sel) = &mut self.state else {
@@ -474,6 +474,11 @@ impl Session {
             sel.name
         );
         expunge::checkpoint_best_effort(sel);
+        // Our other sessions on this mailbox must let go too, or the UW
+        // program that asked never gets its exclusive lock.
+        if let Some(lock) = sel.session_lock.take() {
+            lock.forward_kiss_of_death();
+        }
         out.untagged_status(Status::Bye, None, "Killed (lost mailbox lock)")?;
         self.idle = None;
         self.state = State::Logout;
