@@ -252,6 +252,28 @@ fn expunge_rewrites_only_from_the_first_expunged_message() {
     assert_eq!(identities(&path).len(), 9_997);
 }
 
+/// Regression: expunging only the last message has nothing to copy and no
+/// patch, just a shorter file; the plan was taken for "nothing to write".
+#[test]
+fn expunging_only_the_last_message_cuts_the_file() {
+    let (_dir, path) = copy_fixture("uw-session.mbox");
+    let mut m = rw(&path);
+    m.checkpoint().unwrap();
+    let last = m.len() - 1;
+    let uid = m.entries()[last].uid.get();
+    let before = identities(&path);
+    m.change_flags(last, FlagChange::Add, SystemFlags::DELETED, &[])
+        .unwrap();
+    assert_eq!(m.expunge(None).unwrap(), [last]);
+    assert_eq!(m.len(), last);
+    let after = identities(&path);
+    assert_eq!(after.len(), before.len() - 1);
+    assert_eq!(after[..], before[..before.len() - 1]);
+    let reopened = rw(&path);
+    assert_eq!(reopened.len(), last);
+    assert!(reopened.entries().iter().all(|e| e.uid.get() != uid));
+}
+
 #[test]
 fn append_is_seen_by_another_open_mailbox() {
     let (_dir, path) = copy_fixture("uw-session.mbox");

@@ -93,12 +93,15 @@ pub struct Built {
     pub pseudo_after: bool,
     /// The metadata is recorded afterwards.
     pub meta_written: bool,
+    /// The file's length before the write.
+    pub old_len: u64,
 }
 
 impl Built {
-    /// Nothing to write.
+    /// Nothing to write. A plan that only cuts the file (expunging the last
+    /// messages: no patch, nothing to copy) is not empty: its new length differs.
     pub fn is_empty(&self) -> bool {
-        self.patches.is_empty() && self.pieces.is_empty() && self.start == self.new_len
+        self.patches.is_empty() && self.pieces.is_empty() && self.new_len == self.old_len
     }
 }
 
@@ -213,6 +216,7 @@ pub fn build(input: &Input<'_>) -> Built {
         written: Vec::with_capacity(n),
         pseudo_after: input.pseudo || create_pseudo,
         meta_written: meta_changed && (input.pseudo || first_survivor.is_some() || create_pseudo),
+        old_len: len,
         ..Built::default()
     };
     let mut tail = Tail {
