@@ -274,6 +274,46 @@ fn expunging_only_the_last_message_cuts_the_file() {
     assert!(reopened.entries().iter().all(|e| e.uid.get() != uid));
 }
 
+/// Regression (found by the procmail test): APPEND after deliveries that have
+/// no X-UID yet must not raise the declared last UID past them, or they are
+/// renumbered above the appended message and the UIDVALIDITY is lost.
+#[test]
+fn append_after_unrecorded_deliveries_keeps_uids_ascending() {
+    let (_dir, path) = copy_fixture("uw-session.mbox");
+    let before = rw(&path);
+    let validity = before.uid_validity();
+    let next = before.uid_next().get();
+    drop(before);
+    let mut raw = std::fs::read(&path).unwrap();
+    for n in 0..2 {
+        raw.extend_from_slice(
+            format!(
+                "From mta@example.org Sun Nov 29 07:00:0{n} 2026\nSubject: delivered {n}\n\
+                 Message-ID: <d{n}@x>\n\nbody\n\n"
+            )
+            .as_bytes(),
+        );
+    }
+    std::fs::write(&path, &raw).unwrap();
+    let got = mailstore::write::append(
+        &path,
+        &[NewMessage {
+            bytes: b"Subject: appended\r\nMessage-ID: <a@x>\r\n\r\nhi\r\n",
+            flags: SystemFlags::default(),
+            keywords: vec![],
+            internal_date: None,
+        }],
+        &LockSettings::default(),
+    )
+    .unwrap();
+    assert_eq!(got.uid_validity, validity);
+    assert_eq!(got.uids[0].get(), next + 2);
+    let after = rw(&path);
+    assert_eq!(after.uid_validity(), validity, "no renumbering");
+    let tail: Vec<u32> = uids(&after).into_iter().rev().take(3).collect();
+    assert_eq!(tail, [next + 2, next + 1, next]);
+}
+
 #[test]
 fn append_is_seen_by_another_open_mailbox() {
     let (_dir, path) = copy_fixture("uw-session.mbox");

@@ -126,7 +126,17 @@ pub fn append_with_clock(
     let count = u32::try_from(prepared.len()).unwrap_or(u32::MAX);
     // Fixed now: a metadata rewrite below records `new_last` already.
     let first_uid = state.next_uid;
-    let new_last = first_uid.saturating_sub(1).saturating_add(count);
+    // Messages at the end of the file without X-UID (delivered since a
+    // session last recorded UIDs) have UIDs computed from the declared last
+    // UID: each is the highest UID before it + 1 (index.rs). Raising the
+    // declared last UID past them would renumber them above the X-UID we are
+    // about to write, so it is left as it is; the new X-UIDs are above both,
+    // and the next read-write session records everything (write.rs).
+    let new_last = if state.unrecorded_tail > 0 {
+        state.meta.last_uid
+    } else {
+        first_uid.saturating_sub(1).saturating_add(count)
+    };
     let new_meta = |validity: u32| MetaLine {
         uid_validity: validity,
         last_uid: new_last,
@@ -269,6 +279,8 @@ struct Destination {
     /// Where message 1 (the pseudo-message if there is one) starts its text.
     first_text: usize,
     next_uid: u32,
+    /// Messages after the last one that carries an X-UID.
+    unrecorded_tail: u32,
 }
 
 impl Destination {
@@ -293,6 +305,7 @@ impl Destination {
                 meta: FileMeta::default(),
                 first_text: 0,
                 next_uid: 1,
+                unrecorded_tail: 0,
             });
         };
         let line = bytes
@@ -314,10 +327,16 @@ impl Destination {
             meta,
             first_text,
             next_uid: 1,
+            unrecorded_tail: 0,
             data: MailData::Empty,
         };
         dest.next_uid = match dest.meta.uid_validity {
-            Some(_) => next_uid_backwards(bytes, first, pseudo, dest.meta.last_uid),
+            Some(_) => {
+                let (next, unrecorded) =
+                    next_uid_backwards(bytes, first, pseudo, dest.meta.last_uid);
+                dest.unrecorded_tail = unrecorded;
+                next
+            }
             // No UIDVALIDITY: every message is numbered 1..n (index.rs).
             None => {
                 let spans = scan::scan(bytes).map_err(|e| StoreError::NotMailbox {
@@ -515,7 +534,8 @@ fn next_from_line(bytes: &[u8], from: usize) -> Option<usize> {
 /// UIDNEXT computed from the end of the file: the last message with an
 /// `X-UID` gives the highest recorded UID; each message after it has a
 /// computed one (index.rs `UidAssigner`). `first` is where message 1 starts.
-fn next_uid_backwards(bytes: &[u8], first: usize, pseudo: bool, declared_last: u32) -> u32 {
+/// The next UID, and how many messages at the end carry no X-UID.
+fn next_uid_backwards(bytes: &[u8], first: usize, pseudo: bool, declared_last: u32) -> (u32, u32) {
     let mut end = bytes.len();
     let mut unrecorded = 0u32;
     let mut finder = memmem::rfind_iter(bytes, b"\nFrom ");
@@ -544,10 +564,11 @@ fn next_uid_backwards(bytes: &[u8], first: usize, pseudo: bool, declared_last: u
             .find(|f| f.exact_case && f.header == UwHeader::XUid)
             .and_then(|f| headers::uid_value(f.value));
         if let Some(uid) = uid {
-            return declared_last
+            let next = declared_last
                 .max(uid)
                 .saturating_add(unrecorded)
                 .saturating_add(1);
+            return (next, unrecorded);
         }
         unrecorded = unrecorded.saturating_add(1);
         if start == first {
@@ -555,7 +576,10 @@ fn next_uid_backwards(bytes: &[u8], first: usize, pseudo: bool, declared_last: u
         }
         end = start;
     }
-    declared_last.saturating_add(unrecorded).saturating_add(1)
+    (
+        declared_last.saturating_add(unrecorded).saturating_add(1),
+        unrecorded,
+    )
 }
 
 fn user_name() -> String {
@@ -716,12 +740,12 @@ mod tests {
     fn next_uid_walks_back_over_unrecorded_messages() {
         let m = |h: &str| format!("From a Wed Dec  2 05:53:22 1992\n{h}\nbody\n\n");
         let data = [m("X-IMAPbase: 5 7\nX-UID: 3"), m("X-UID: 9"), m(""), m("")].concat();
-        assert_eq!(next_uid_backwards(data.as_bytes(), 0, false, 7), 12);
+        assert_eq!(next_uid_backwards(data.as_bytes(), 0, false, 7).0, 12);
         let data = [m("X-IMAPbase: 5 7"), m(""), m("")].concat();
-        assert_eq!(next_uid_backwards(data.as_bytes(), 0, false, 7), 11);
+        assert_eq!(next_uid_backwards(data.as_bytes(), 0, false, 7).0, 11);
         let data = [m("X-IMAP: 5 7"), m("X-UID: 2")].concat();
-        assert_eq!(next_uid_backwards(data.as_bytes(), 0, true, 7), 8);
+        assert_eq!(next_uid_backwards(data.as_bytes(), 0, true, 7).0, 8);
         let data = m("X-IMAP: 5 7");
-        assert_eq!(next_uid_backwards(data.as_bytes(), 0, true, 7), 8);
+        assert_eq!(next_uid_backwards(data.as_bytes(), 0, true, 7).0, 8);
     }
 }

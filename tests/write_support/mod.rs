@@ -233,12 +233,15 @@ pub struct Client {
     pub bye: bool,
     /// The server's output ended.
     pub closed: bool,
+    /// The server's `--log stderr` output, shown when a test fails.
+    log: PathBuf,
 }
 
 impl Client {
     /// Starts a session in `dir`; checks the PREAUTH greeting.
     pub fn start(dir: &Dir, name: &str) -> Client {
-        let log = std::fs::File::create(dir.log_path(name)).expect("log file");
+        let log_path = dir.log_path(name);
+        let log = std::fs::File::create(&log_path).expect("log file");
         let mut child = Command::new(server_bin())
             .args(dir.server_args())
             .env("TZ", "UTC")
@@ -251,6 +254,7 @@ impl Client {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || read_lines(stdout, tx));
         let mut client = Client {
+            log: log_path,
             name: name.to_owned(),
             stdin: child.stdin.take(),
             child,
@@ -407,7 +411,14 @@ impl Client {
     /// The last lines received, for assertion messages.
     pub fn tail(&self) -> String {
         let n = self.transcript.len().saturating_sub(30);
-        self.transcript[n..].join("\n")
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let from = lines.len().saturating_sub(15);
+        format!(
+            "{}\n--- server log (last lines) ---\n{}",
+            self.transcript[n..].join("\n"),
+            lines[from..].join("\n")
+        )
     }
 
     fn tag(&mut self) -> String {
