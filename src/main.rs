@@ -416,7 +416,7 @@ fn demo(config: Config) -> ExitCode {
     eprintln!("type IMAP commands, for example:");
     eprintln!("  a SELECT INBOX");
     eprintln!("  b FETCH 1:5 (FLAGS ENVELOPE)");
-    eprintln!("  c SEARCH TEXT invoice");
+    eprintln!("  c SEARCH TEXT quizzaciously");
     eprintln!("  d FETCH 3 BODY[1]");
     eprintln!("  e LOGOUT");
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())
