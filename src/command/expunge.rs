@@ -39,6 +39,10 @@ pub fn expunge<W: Write>(
     updates::sync(selected, out)?;
     let removed = selected.mailbox.expunge(uids).map_err(updates::fatal)?;
     write_expunged(out, &removed)?;
+    // Mail delivered while we expunged is in the index now but not yet known
+    // to the client: announce it (EXISTS, then RECENT) before any RECENT
+    // count that includes it (RFC 3501 §7.3.2: RECENT never exceeds EXISTS).
+    updates::sync(selected, out)?;
     if !removed.is_empty() {
         write_recent(
             out,
