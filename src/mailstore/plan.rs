@@ -121,12 +121,16 @@ pub fn build(input: &Input<'_>) -> Built {
     let data = input.data;
     let len = data.len() as u64;
     let n = input.entries.len();
-    let from: Vec<usize> = input
-        .entries
-        .iter()
-        .map(|e| from_line_start(data, e.offset as usize))
-        .collect();
-    let region_end = |i: usize| from.get(i + 1).copied().unwrap_or(data.len());
+    // Where message i's From_ line starts: looked up only for messages in
+    // the rewritten tail (or removed), so that a plan that patches a few
+    // messages in place does not touch every page of a large file.
+    let from = |i: usize| {
+        input
+            .entries
+            .get(i)
+            .map(|e| from_line_start(data, e.offset as usize))
+    };
+    let region_end = |i: usize| from(i + 1).unwrap_or(data.len());
     let meta = &input.meta;
     let meta_changed = input.file_meta.uid_validity.map(|v| v.get()) != Some(meta.uid_validity)
         || input.file_meta.last_uid != meta.last_uid
@@ -150,7 +154,7 @@ pub fn build(input: &Input<'_>) -> Built {
         }
     }
     if create_pseudo {
-        start = start.min(from.first().copied().unwrap_or(0) as u64);
+        start = start.min(from(0).unwrap_or(0) as u64);
     }
 
     let mut changes = Vec::with_capacity(n);
@@ -159,9 +163,9 @@ pub fn build(input: &Input<'_>) -> Built {
             changes.push(Change::Keep);
             continue;
         };
-        let at = from.get(i).copied().unwrap_or(0);
+        let at = || from(i).unwrap_or(0);
         if target.remove {
-            start = start.min(at as u64);
+            start = start.min(at() as u64);
             changes.push(Change::Remove);
             continue;
         }
@@ -200,7 +204,7 @@ pub fn build(input: &Input<'_>) -> Built {
         match in_place {
             Some(patch) => changes.push(Change::InPlace(patch)),
             None => {
-                start = start.min(at as u64);
+                start = start.min(at() as u64);
                 changes.push(Change::Rerender(
                     block.render(Width::Uw).unwrap_or_default(),
                 ));
@@ -225,7 +229,7 @@ pub fn build(input: &Input<'_>) -> Built {
         dest: start,
     };
     if rerender_pseudo {
-        let pseudo_end = from.first().copied().unwrap_or(data.len());
+        let pseudo_end = from(0).unwrap_or(data.len());
         tail.literal(&(input.new_pseudo)(meta));
         debug_assert!(pseudo_from <= pseudo_end);
     }
@@ -233,11 +237,12 @@ pub fn build(input: &Input<'_>) -> Built {
         tail.literal(&(input.new_pseudo)(meta));
     }
     for (i, (entry, change)) in input.entries.iter().zip(changes).enumerate() {
-        let at = from.get(i).copied().unwrap_or(0) as u64;
-        let end = region_end(i) as u64;
         let written = !matches!(change, Change::Keep | Change::Remove);
         built.written.push(written);
-        if at < start {
+        // `start` is a From_ line start (or the file's end), so a message
+        // is before it exactly when its text is: its From_ line is not
+        // looked up.
+        if entry.offset < start {
             // Before the tail: unchanged or patched in place.
             if let Change::InPlace(patch) = change {
                 built.patches.push(patch);
@@ -247,6 +252,8 @@ pub fn build(input: &Input<'_>) -> Built {
                 .push(Some((entry.offset, entry.header_length, entry.length)));
             continue;
         }
+        let at = from(i).unwrap_or(0) as u64;
+        let end = region_end(i) as u64;
         let text_at = entry.offset;
         match change {
             Change::Remove => built.layout.push(None),
