@@ -360,11 +360,11 @@ impl Destination {
             }
             // No UIDVALIDITY: every message is numbered 1..n (index.rs).
             None => {
-                let spans = scan::scan(bytes).map_err(|e| StoreError::NotMailbox {
+                let spans = scan::Spans::new(bytes).map_err(|e| StoreError::NotMailbox {
                     path: path.to_owned(),
                     reason: e.to_string(),
                 })?;
-                let index = index::build(bytes, &spans, clock, path).map_err(|e| {
+                let index = index::build_streaming(bytes, spans, clock, path).map_err(|e| {
                     StoreError::NotMailbox {
                         path: path.to_owned(),
                         reason: e.to_string(),
@@ -458,13 +458,13 @@ impl Destination {
         touch: &mut dyn FnMut(),
     ) -> Result<(), StoreError> {
         let bytes = self.data.bytes();
-        let spans = scan::scan(bytes).map_err(|e| StoreError::NotMailbox {
+        let spans = scan::Spans::new(bytes).map_err(|e| StoreError::NotMailbox {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        let mut index = index::build(
+        let mut index = index::build_streaming(
             bytes,
-            &spans,
+            spans,
             Clock {
                 now: meta.uid_validity,
                 ..Clock::system()

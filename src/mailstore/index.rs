@@ -250,6 +250,10 @@ pub fn build_reusing(
         }
     };
     metadata_unsaved |= meta.uid_validity.is_none() && !entries.is_empty();
+    // Grown by doubling from a stream: give back the slack.
+    entries.shrink_to_fit();
+    recorded.shrink_to_fit();
+    meta_runs.shrink_to_fit();
     let file_meta = FileMeta {
         uid_validity: meta.uid_validity,
         last_uid: meta.last_uid,

@@ -138,11 +138,11 @@ impl Mailbox {
                 "{}: changed by another program, rescanning",
                 self.path.display()
             );
-            let spans = scan::scan(data.bytes()).map_err(|e| StoreError::Changed {
+            let spans = scan::Spans::new(data.bytes()).map_err(|e| StoreError::Changed {
                 path: self.path.clone(),
                 reason: format!("not a mailbox any more: {e}"),
             })?;
-            index::build(data.bytes(), &spans, self.clock(), &self.path).map_err(|e| {
+            index::build_streaming(data.bytes(), spans, self.clock(), &self.path).map_err(|e| {
                 StoreError::Changed {
                     path: self.path.clone(),
                     reason: e.to_string(),
