@@ -111,9 +111,11 @@ enum Change {
     Keep,
     Remove,
     /// Same-length replacement of its metadata run: (file offset, old, new).
-    InPlace(Patch),
-    /// Rewritten in the tail with this UW block.
-    Rerender(Vec<u8>),
+    /// Boxed: most messages are `Keep`, and 100,000 changes are held at once.
+    InPlace(Box<Patch>),
+    /// Rewritten in the tail with a new UW block (rendered when the tail is
+    /// assembled, so that the blocks of all messages are never held twice).
+    Rerender,
 }
 
 /// Builds the plan (see the module doc).
@@ -157,6 +159,14 @@ pub fn build(input: &Input<'_>) -> Built {
         start = start.min(from(0).unwrap_or(0) as u64);
     }
 
+    // The block message `i` gets (the same in both passes below).
+    let block_of = |i: usize, entry: &MessageEntry, target: &Target| Block {
+        base: (!input.pseudo && Some(i) == first_survivor).then_some(*meta),
+        flags: SystemFlags(target.flags.0 & STORED.0),
+        keyword_bits: target.keywords,
+        keywords: meta.keywords,
+        uid: entry.uid.get(),
+    };
     let mut changes = Vec::with_capacity(n);
     for (i, entry) in input.entries.iter().enumerate() {
         let (Some(target), Some(disk)) = (input.targets.get(i), input.disk.get(i)) else {
@@ -187,13 +197,7 @@ pub fn build(input: &Input<'_>) -> Built {
             continue;
         }
         let fields: Vec<headers::UwField<'_>> = headers::uw_fields(header).collect();
-        let block = Block {
-            base: carries_base.then_some(*meta),
-            flags: SystemFlags(target.flags.0 & STORED.0),
-            keyword_bits: target.keywords,
-            keywords: meta.keywords,
-            uid: entry.uid.get(),
-        };
+        let block = block_of(i, entry, target);
         let run = contiguous_run(&fields);
         let in_place = run.and_then(|run| {
             let new = block.render(Width::Exactly(run.len()))?;
@@ -202,12 +206,10 @@ pub fn build(input: &Input<'_>) -> Built {
             Some(Patch { offset, old, new })
         });
         match in_place {
-            Some(patch) => changes.push(Change::InPlace(patch)),
+            Some(patch) => changes.push(Change::InPlace(Box::new(patch))),
             None => {
                 start = start.min(at() as u64);
-                changes.push(Change::Rerender(
-                    block.render(Width::Uw).unwrap_or_default(),
-                ));
+                changes.push(Change::Rerender);
             }
         }
     }
@@ -245,7 +247,7 @@ pub fn build(input: &Input<'_>) -> Built {
         if entry.offset < start {
             // Before the tail: unchanged or patched in place.
             if let Change::InPlace(patch) = change {
-                built.patches.push(patch);
+                built.patches.push(*patch);
             }
             built
                 .layout
@@ -274,7 +276,13 @@ pub fn build(input: &Input<'_>) -> Built {
                     .layout
                     .push(Some((offset, entry.header_length, entry.length)));
             }
-            Change::Rerender(block) => {
+            Change::Rerender => {
+                let block = match input.targets.get(i) {
+                    Some(target) => block_of(i, entry, target)
+                        .render(Width::Uw)
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
                 let text = text_of(data, entry);
                 let header = text.get(..entry.header_length as usize).unwrap_or(text);
                 let insert_at = text_at + render::header_insertion_point(text) as u64;

@@ -576,7 +576,7 @@ impl Mailbox {
         let host = hostname();
         let now = now_local(clock);
         let new_pseudo = |m: &MetaLine<'_>| render::pseudo_message(now, &host, m);
-        let built = plan::build(&plan::Input {
+        let mut built = plan::build(&plan::Input {
             data: self.data.bytes(),
             entries: &self.index.entries,
             disk: &self.state.disk,
@@ -602,9 +602,11 @@ impl Mailbox {
             old_len,
             start: built.start,
             new_len: built.new_len,
-            patches: built.patches.clone(),
-            pieces: built.pieces.clone(),
-            literals: built.literals.clone(),
+            // Moved, not copied: the rendered blocks of a first claim of a
+            // large mailbox are megabytes (after_write needs only the layout).
+            patches: std::mem::take(&mut built.patches),
+            pieces: std::mem::take(&mut built.pieces),
+            literals: std::mem::take(&mut built.literals),
             check_head,
             check_tail,
         };
@@ -627,6 +629,9 @@ impl Mailbox {
         }
         self.after_write(file, &built, &targets, &meta_keywords)?;
         drop(guard);
+        drop(built);
+        drop(targets);
+        super::mmap::release_free_memory();
         Ok(true)
     }
 
