@@ -627,3 +627,63 @@ fn truncation_while_mapped_ends_with_bye() {
     assert!(!stdout.contains("not reached"));
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// After our own APPEND the session re-reads only message 1 and the new
+/// tail (refresh.rs): it must end up where a fresh open does, and a change
+/// another session made before the append must still be seen.
+#[test]
+fn resync_after_own_append_matches_a_fresh_open() {
+    let _serial = serial();
+    let (_dir, path) = copy_fixture("uw-session.mbox");
+    let mut session = rw(&path);
+    session.refresh().unwrap();
+    let append = |subject: &str, keywords: &[&str]| {
+        let bytes = format!("From: x@example.org\r\nSubject: {subject}\r\n\r\nhello\r\n");
+        mailstore::write::append(
+            &path,
+            &[NewMessage {
+                bytes: bytes.as_bytes(),
+                flags: SystemFlags::SEEN,
+                keywords: keywords.iter().map(|k| k.to_string()).collect(),
+                internal_date: None,
+            }],
+            &LockSettings::default(),
+        )
+        .unwrap()
+    };
+    let view = |m: &Mailbox| -> Vec<(u32, u8, u32, u32, u64)> {
+        m.entries()
+            .iter()
+            .map(|e| {
+                let flags = e.flags.0 & !SystemFlags::RECENT.0;
+                (e.uid.get(), flags, e.keywords, e.rfc822_size, e.offset)
+            })
+            .collect()
+    };
+    // Our own appends only: the cheap path (the first one declares a
+    // keyword, which may need message 1 rewritten: the full path).
+    append("one", &["Later"]);
+    let refresh = session.refresh().unwrap();
+    assert_eq!(refresh.appended, 1);
+    assert_eq!(view(&session), view(&rw(&path)));
+    append("two", &["Later"]);
+    let refresh = session.refresh().unwrap();
+    assert_eq!(refresh.appended, 1);
+    assert_eq!(view(&session), view(&rw(&path)));
+    assert_eq!(session.uid_next(), rw(&path).uid_next());
+    assert_eq!(session.keywords(), rw(&path).keywords());
+    // Another session flags message 3 in place, then we append: the stamp
+    // no longer matches our record, so message 3 is read again.
+    let mut other = rw(&path);
+    other.refresh().unwrap();
+    other
+        .change_flags(2, FlagChange::Add, SystemFlags::FLAGGED, &[])
+        .unwrap();
+    other.checkpoint().unwrap();
+    append("three", &[]);
+    let refresh = session.refresh().unwrap();
+    assert_eq!(refresh.appended, 1);
+    assert_eq!(refresh.flags_changed, [2]);
+    assert!(session.entries()[2].flags.contains(SystemFlags::FLAGGED));
+    assert_eq!(view(&session), view(&rw(&path)));
+}

@@ -42,7 +42,9 @@ use super::plan::{self, STORED, Target};
 use super::render::{self, Block, MetaLine, Width};
 use super::rewrite::{self, WriteError};
 use super::scan;
-use super::write::{Appended, NewMessage, disk_states, hostname};
+use super::write::{
+    Appended, NewMessage, OwnAppend, Stamp, disk_states, hostname, record_own_append,
+};
 use super::{Access, LockSettings, StoreError, open_file};
 use crate::types::{SystemFlags, Uid, UidValidity};
 
@@ -145,6 +147,7 @@ pub fn append_with_clock(
     // The new last UID goes into message 1 / the pseudo-message in place;
     // where it cannot, the metadata is rewritten first.
     let mut patches = Vec::new();
+    let mut rewrote_meta = false;
     if !state.empty {
         match state
             .meta
@@ -154,6 +157,7 @@ pub fn append_with_clock(
             Some(patch) => patches.push(patch),
             None => {
                 let validity = state.meta.uid_validity.map_or(clock.now, |v| v.get());
+                rewrote_meta = true;
                 state.rewrite_meta(path, &file, &new_meta(validity), &mut || guard.touch())?;
                 state = Destination::read(path, &file, clock)?;
             }
@@ -200,6 +204,12 @@ pub fn append_with_clock(
         })?);
     }
     let meta = file.metadata().map_err(io_error)?;
+    let patched: Vec<std::ops::Range<u64>> = patches
+        .iter()
+        .map(|p| p.offset..p.offset + p.new.len() as u64)
+        .collect();
+    let before = Stamp::of(&meta);
+    record_own_append(None);
     let plan = Plan {
         kind: PlanKind::Append,
         dev: meta.dev(),
@@ -214,7 +224,18 @@ pub fn append_with_clock(
         check_tail: Vec::new(),
     };
     match rewrite::execute_append(path, &file, plan, &bytes) {
-        Ok(()) => {}
+        Ok(()) => {
+            // Only a plain append is recorded: a metadata rewrite moved
+            // messages, and an empty file had nothing indexed.
+            if !rewrote_meta && !state.empty {
+                let after = file.metadata().map_err(io_error)?;
+                record_own_append(Some(OwnAppend {
+                    before,
+                    after: Stamp::of(&after),
+                    patches: patched,
+                }));
+            }
+        }
         Err(WriteError::NotStarted(e)) | Err(WriteError::Unfinished(e)) => {
             return Err(match e.raw_os_error() {
                 Some(nix::libc::ENOSPC | nix::libc::EDQUOT | nix::libc::EFBIG) => {
@@ -339,11 +360,11 @@ impl Destination {
             }
             // No UIDVALIDITY: every message is numbered 1..n (index.rs).
             None => {
-                let spans = scan::scan(bytes).map_err(|e| StoreError::NotMailbox {
+                let spans = scan::Spans::new(bytes).map_err(|e| StoreError::NotMailbox {
                     path: path.to_owned(),
                     reason: e.to_string(),
                 })?;
-                let index = index::build(bytes, &spans, clock, path).map_err(|e| {
+                let index = index::build_streaming(bytes, spans, clock, path).map_err(|e| {
                     StoreError::NotMailbox {
                         path: path.to_owned(),
                         reason: e.to_string(),
@@ -437,13 +458,13 @@ impl Destination {
         touch: &mut dyn FnMut(),
     ) -> Result<(), StoreError> {
         let bytes = self.data.bytes();
-        let spans = scan::scan(bytes).map_err(|e| StoreError::NotMailbox {
+        let spans = scan::Spans::new(bytes).map_err(|e| StoreError::NotMailbox {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        let mut index = index::build(
+        let mut index = index::build_streaming(
             bytes,
-            &spans,
+            spans,
             Clock {
                 now: meta.uid_validity,
                 ..Clock::system()

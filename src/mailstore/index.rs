@@ -132,6 +132,17 @@ pub fn build(
     clock: Clock,
     name: &Path,
 ) -> Result<Index, MessageTooLarge> {
+    build_reusing(data, spans.iter().cloned(), clock, name, &|_| None)
+}
+
+/// [`build`] from a stream of spans (e.g. [`scan::Spans`]), so that the
+/// spans of a large mailbox are never all in memory at once.
+pub fn build_streaming(
+    data: &[u8],
+    spans: impl IntoIterator<Item = MessageSpan>,
+    clock: Clock,
+    name: &Path,
+) -> Result<Index, MessageTooLarge> {
     build_reusing(data, spans, clock, name, &|_| None)
 }
 
@@ -160,29 +171,48 @@ pub struct Hint {
     pub header_length: u32,
     /// [`Index::meta_runs`] of the message.
     pub meta_run: (u32, u32),
+    /// What its metadata fields say, when the caller knows that not even
+    /// they changed (the file changed only by our own append): then the
+    /// message's bytes are not read at all.
+    pub stored: Option<Stored>,
+}
+
+/// What a message's metadata fields record (see [`Hint::stored`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Stored flags (`OLD` included, no `RECENT`).
+    pub flags: SystemFlags,
+    /// Keyword bits, numbered by the declaration in the file.
+    pub keywords: u32,
+    /// Its `X-UID`, if it has exactly one.
+    pub uid: Option<u32>,
 }
 
 /// [`build`], taking what `known(i)` returns for real message `i` instead of
 /// reading its header and body again.
 pub fn build_reusing(
     data: &[u8],
-    spans: &[MessageSpan],
+    spans: impl IntoIterator<Item = MessageSpan>,
     clock: Clock,
     name: &Path,
     known: &dyn Fn(usize) -> Option<Hint>,
 ) -> Result<Index, MessageTooLarge> {
+    let mut spans = spans.into_iter().peekable();
     let first = spans
-        .first()
+        .peek()
         .map(|s| data.get(s.text.clone()).unwrap_or(&[]));
     let meta = first.map(first_message_meta).unwrap_or_default();
-    let real = spans.get(usize::from(meta.pseudo_message)..).unwrap_or(&[]);
+    if meta.pseudo_message {
+        spans.next();
+    }
 
     let mut uids = UidAssigner::new(meta.uid_validity.map(|_| meta.last_uid));
-    let mut entries = Vec::with_capacity(real.len());
-    let mut recorded = Vec::with_capacity(real.len());
-    let mut meta_runs = Vec::with_capacity(real.len());
-    for (i, span) in real.iter().enumerate() {
-        let (entry, x_uid, run) = entry(data, span, &meta.keywords, clock, name, known(i))?;
+    let capacity = spans.size_hint().0;
+    let mut entries = Vec::with_capacity(capacity);
+    let mut recorded = Vec::with_capacity(capacity);
+    let mut meta_runs = Vec::with_capacity(capacity);
+    for (i, span) in spans.enumerate() {
+        let (entry, x_uid, run) = entry(data, &span, &meta.keywords, clock, name, known(i))?;
         let uid = uids.next(x_uid, i + 1, name);
         recorded.push(matches!(x_uid, XUid::Value(_)));
         meta_runs.push(run);
@@ -220,6 +250,10 @@ pub fn build_reusing(
         }
     };
     metadata_unsaved |= meta.uid_validity.is_none() && !entries.is_empty();
+    // Grown by doubling from a stream: give back the slack.
+    entries.shrink_to_fit();
+    recorded.shrink_to_fit();
+    meta_runs.shrink_to_fit();
     let file_meta = FileMeta {
         uid_validity: meta.uid_validity,
         last_uid: meta.last_uid,
@@ -346,7 +380,18 @@ fn entry(
     let mut x_uid = XUid::Missing;
     let mut hidden = 0u64;
     let mut run: Option<(usize, usize)> = None;
-    for field in headers::uw_fields(scanned) {
+    let stored = hint.and_then(|h| h.stored);
+    if let (Some(s), Some(h)) = (stored, hint) {
+        flags = s.flags;
+        keyword_bits = s.keywords;
+        x_uid = s.uid.map_or(XUid::Missing, XUid::Value);
+        run = (h.meta_run != (0, 0)).then_some((h.meta_run.0 as usize, h.meta_run.1 as usize));
+    }
+    let fields = match stored {
+        Some(_) => headers::uw_fields(&[]),
+        None => headers::uw_fields(scanned),
+    };
+    for field in fields {
         let (start, end) = (scan_from + field.span.start, scan_from + field.span.end);
         run = Some(run.map_or((start, end), |(s, _)| (s, end)));
         if hint.is_none() {

@@ -1,5 +1,6 @@
 //! The bytes of an open mailbox: a read-only memory map, or a copy read into
-//! memory when mapping is not possible. The crate's only `unsafe` code.
+//! memory when mapping is not possible; and giving freed heap memory back to
+//! the system after a large write. The crate's only `unsafe` code.
 //!
 //! The hard part is the mapping's safety contract. A `Mmap` hands out a `&[u8]`
 //! whose contents the kernel may change underneath us if another process
@@ -82,6 +83,23 @@ fn map(file: &File, len: usize) -> io::Result<Mmap> {
     // mapped by anyone who follows the locking protocol; `len` is the size
     // fstat reported under the lock, so the whole range exists.
     unsafe { MmapOptions::new().len(len).map(file) }
+}
+
+/// Returns the heap's free pages to the system (after a large write). The
+/// buffers of a rewrite (windows, rendered blocks, per-message vectors) are
+/// freed, but glibc keeps freed heap memory mapped, and after freeing a
+/// large block raises its mmap threshold so that later large buffers land in
+/// the heap too: without this, a session kept the peak of its first claim
+/// of a 1 GB mailbox (tens of MB) for its whole life.
+#[allow(unsafe_code)]
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only hands the allocator's own free pages back to
+    // the kernel (madvise/sbrk); it has no preconditions and touches no
+    // memory in use.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
 }
 
 /// Reads the first `len` bytes of `file` with pread (the fd's offset is left

@@ -290,8 +290,9 @@ impl Mailbox {
             // The size under the lock is the size we index and map.
             let meta = file.metadata().map_err(io_error)?;
             let data = MailData::load(&file, meta.len(), source).map_err(io_error)?;
-            let spans = scan::scan(data.bytes()).map_err(|e| not_mailbox(e.to_string()))?;
-            let index = index::build(data.bytes(), &spans, the_clock, path)
+            // Streamed: the spans of 100,000 messages are never all held.
+            let spans = scan::Spans::new(data.bytes()).map_err(|e| not_mailbox(e.to_string()))?;
+            let index = index::build_streaming(data.bytes(), spans, the_clock, path)
                 .map_err(|e| not_mailbox(e.to_string()))?;
             (data, index, write::Stamp::of(&meta))
         };

@@ -111,9 +111,11 @@ enum Change {
     Keep,
     Remove,
     /// Same-length replacement of its metadata run: (file offset, old, new).
-    InPlace(Patch),
-    /// Rewritten in the tail with this UW block.
-    Rerender(Vec<u8>),
+    /// Boxed: most messages are `Keep`, and 100,000 changes are held at once.
+    InPlace(Box<Patch>),
+    /// Rewritten in the tail with a new UW block (rendered when the tail is
+    /// assembled, so that the blocks of all messages are never held twice).
+    Rerender,
 }
 
 /// Builds the plan (see the module doc).
@@ -121,12 +123,16 @@ pub fn build(input: &Input<'_>) -> Built {
     let data = input.data;
     let len = data.len() as u64;
     let n = input.entries.len();
-    let from: Vec<usize> = input
-        .entries
-        .iter()
-        .map(|e| from_line_start(data, e.offset as usize))
-        .collect();
-    let region_end = |i: usize| from.get(i + 1).copied().unwrap_or(data.len());
+    // Where message i's From_ line starts: looked up only for messages in
+    // the rewritten tail (or removed), so that a plan that patches a few
+    // messages in place does not touch every page of a large file.
+    let from = |i: usize| {
+        input
+            .entries
+            .get(i)
+            .map(|e| from_line_start(data, e.offset as usize))
+    };
+    let region_end = |i: usize| from(i + 1).unwrap_or(data.len());
     let meta = &input.meta;
     let meta_changed = input.file_meta.uid_validity.map(|v| v.get()) != Some(meta.uid_validity)
         || input.file_meta.last_uid != meta.last_uid
@@ -150,18 +156,26 @@ pub fn build(input: &Input<'_>) -> Built {
         }
     }
     if create_pseudo {
-        start = start.min(from.first().copied().unwrap_or(0) as u64);
+        start = start.min(from(0).unwrap_or(0) as u64);
     }
 
+    // The block message `i` gets (the same in both passes below).
+    let block_of = |i: usize, entry: &MessageEntry, target: &Target| Block {
+        base: (!input.pseudo && Some(i) == first_survivor).then_some(*meta),
+        flags: SystemFlags(target.flags.0 & STORED.0),
+        keyword_bits: target.keywords,
+        keywords: meta.keywords,
+        uid: entry.uid.get(),
+    };
     let mut changes = Vec::with_capacity(n);
     for (i, entry) in input.entries.iter().enumerate() {
         let (Some(target), Some(disk)) = (input.targets.get(i), input.disk.get(i)) else {
             changes.push(Change::Keep);
             continue;
         };
-        let at = from.get(i).copied().unwrap_or(0);
+        let at = || from(i).unwrap_or(0);
         if target.remove {
-            start = start.min(at as u64);
+            start = start.min(at() as u64);
             changes.push(Change::Remove);
             continue;
         }
@@ -183,13 +197,7 @@ pub fn build(input: &Input<'_>) -> Built {
             continue;
         }
         let fields: Vec<headers::UwField<'_>> = headers::uw_fields(header).collect();
-        let block = Block {
-            base: carries_base.then_some(*meta),
-            flags: SystemFlags(target.flags.0 & STORED.0),
-            keyword_bits: target.keywords,
-            keywords: meta.keywords,
-            uid: entry.uid.get(),
-        };
+        let block = block_of(i, entry, target);
         let run = contiguous_run(&fields);
         let in_place = run.and_then(|run| {
             let new = block.render(Width::Exactly(run.len()))?;
@@ -198,12 +206,10 @@ pub fn build(input: &Input<'_>) -> Built {
             Some(Patch { offset, old, new })
         });
         match in_place {
-            Some(patch) => changes.push(Change::InPlace(patch)),
+            Some(patch) => changes.push(Change::InPlace(Box::new(patch))),
             None => {
-                start = start.min(at as u64);
-                changes.push(Change::Rerender(
-                    block.render(Width::Uw).unwrap_or_default(),
-                ));
+                start = start.min(at() as u64);
+                changes.push(Change::Rerender);
             }
         }
     }
@@ -225,7 +231,7 @@ pub fn build(input: &Input<'_>) -> Built {
         dest: start,
     };
     if rerender_pseudo {
-        let pseudo_end = from.first().copied().unwrap_or(data.len());
+        let pseudo_end = from(0).unwrap_or(data.len());
         tail.literal(&(input.new_pseudo)(meta));
         debug_assert!(pseudo_from <= pseudo_end);
     }
@@ -233,20 +239,23 @@ pub fn build(input: &Input<'_>) -> Built {
         tail.literal(&(input.new_pseudo)(meta));
     }
     for (i, (entry, change)) in input.entries.iter().zip(changes).enumerate() {
-        let at = from.get(i).copied().unwrap_or(0) as u64;
-        let end = region_end(i) as u64;
         let written = !matches!(change, Change::Keep | Change::Remove);
         built.written.push(written);
-        if at < start {
+        // `start` is a From_ line start (or the file's end), so a message
+        // is before it exactly when its text is: its From_ line is not
+        // looked up.
+        if entry.offset < start {
             // Before the tail: unchanged or patched in place.
             if let Change::InPlace(patch) = change {
-                built.patches.push(patch);
+                built.patches.push(*patch);
             }
             built
                 .layout
                 .push(Some((entry.offset, entry.header_length, entry.length)));
             continue;
         }
+        let at = from(i).unwrap_or(0) as u64;
+        let end = region_end(i) as u64;
         let text_at = entry.offset;
         match change {
             Change::Remove => built.layout.push(None),
@@ -267,7 +276,13 @@ pub fn build(input: &Input<'_>) -> Built {
                     .layout
                     .push(Some((offset, entry.header_length, entry.length)));
             }
-            Change::Rerender(block) => {
+            Change::Rerender => {
+                let block = match input.targets.get(i) {
+                    Some(target) => block_of(i, entry, target)
+                        .render(Width::Uw)
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
                 let text = text_of(data, entry);
                 let header = text.get(..entry.header_length as usize).unwrap_or(text);
                 let insert_at = text_at + render::header_insertion_point(text) as u64;

@@ -27,7 +27,7 @@ use super::index::{self, Index, MAX_KEYWORDS};
 use super::mmap::MailData;
 use super::plan::{self, OnDisk, STORED};
 use super::scan::{self, MessageSpan};
-use super::write::{Refresh, Stamp, VISIBLE, disk_states, metadata_unsaved};
+use super::write::{self, Refresh, Stamp, VISIBLE, disk_states, metadata_unsaved};
 use super::{Mailbox, StoreError, open_file};
 use crate::types::SystemFlags;
 
@@ -117,20 +117,32 @@ impl Mailbox {
             .state
             .stamp
             .is_some_and(|s| (s.dev, s.ino) == (stamp.dev, stamp.ino));
-        let intact =
-            same_file && data.bytes().len() >= old_len && self.layout_intact(data.bytes(), old_len);
-        let new = if intact {
+        let own = match self.state.stamp {
+            Some(old) if same_file => write::own_append(old, stamp),
+            _ => None,
+        };
+        let after_own = match own {
+            Some(patches) => self.reindex_after_own_append(data.bytes(), old_len, &patches)?,
+            None => None,
+        };
+        let intact = after_own.is_some()
+            || (same_file
+                && data.bytes().len() >= old_len
+                && self.layout_intact(data.bytes(), old_len));
+        let new = if let Some(new) = after_own {
+            new
+        } else if intact {
             self.reindex_in_place(data.bytes(), old_len)?
         } else {
             log::info!(
                 "{}: changed by another program, rescanning",
                 self.path.display()
             );
-            let spans = scan::scan(data.bytes()).map_err(|e| StoreError::Changed {
+            let spans = scan::Spans::new(data.bytes()).map_err(|e| StoreError::Changed {
                 path: self.path.clone(),
                 reason: format!("not a mailbox any more: {e}"),
             })?;
-            index::build(data.bytes(), &spans, self.clock(), &self.path).map_err(|e| {
+            index::build_streaming(data.bytes(), spans, self.clock(), &self.path).map_err(|e| {
                 StoreError::Changed {
                     path: self.path.clone(),
                     reason: e.to_string(),
@@ -138,6 +150,176 @@ impl Mailbox {
             })?
         };
         self.adopt(new, data, stamp, intact)
+    }
+
+    /// The index of `new` after our own append took the file from what we
+    /// indexed to `new` (see [`write::OwnAppend`]): no byte we indexed
+    /// changed except in `patches`, which lie in message 1's metadata run (or
+    /// in the pseudo-message), so only that message's metadata and the new
+    /// tail are read; every other message is taken from what we know of it,
+    /// without touching its bytes. `None` if that does not hold (the caller
+    /// then checks and re-reads everything).
+    fn reindex_after_own_append(
+        &self,
+        new: &[u8],
+        old_len: usize,
+        patches: &[std::ops::Range<u64>],
+    ) -> Result<Option<Index>, StoreError> {
+        let changed = |reason: String| StoreError::Changed {
+            path: self.path.clone(),
+            reason,
+        };
+        let index = &self.index;
+        let count = index.entries.len();
+        let (Some(first), Some(last)) = (index.entries.first(), index.entries.last()) else {
+            return Ok(None);
+        };
+        let declared = index.file_meta.keywords.len();
+        let mask = if declared >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << declared) - 1
+        };
+        // Only a file whose UIDs we trust, whose per-message state we hold
+        // completely, and whose keyword bits mean the file's declaration.
+        if new.len() < old_len
+            || index.file_meta.uid_validity != Some(index.uid_validity)
+            || index.recorded.len() != count
+            || index.meta_runs.len() != count
+            || self.state.disk.len() != count
+            || self.state.disk.iter().any(|d| d.keywords & !mask != 0)
+        {
+            return Ok(None);
+        }
+        let first_from = plan::from_line_start(new, first.offset as usize);
+        let in_first = |p: &std::ops::Range<u64>| {
+            if index.pseudo_message {
+                p.end <= first_from as u64
+            } else {
+                p.start >= first.offset && p.end <= first.offset + u64::from(first.header_length)
+            }
+        };
+        if !patches.iter().all(in_first) {
+            return Ok(None);
+        }
+        let tail_start = new
+            .get(old_len..)
+            .and_then(|rest| {
+                rest.iter()
+                    .position(|b| !matches!(b, b'\n' | b'\r' | b' ' | b'\t'))
+            })
+            .map_or(new.len(), |at| old_len + at);
+        // The spans that are read: the pseudo-message, message 1, and the
+        // last message (which may have grown by what follows it).
+        let span_at = |text: usize, end: usize| -> Result<MessageSpan, StoreError> {
+            let from = plan::from_line_start(new, text);
+            let line = new
+                .get(from..)
+                .and_then(scan::from_line)
+                .filter(|l| from + l.len == text)
+                .ok_or_else(|| changed("From_ line moved".into()))?;
+            Ok(MessageSpan {
+                from_line: from,
+                text: text..end,
+                date: line.date,
+            })
+        };
+        let pseudo = if index.pseudo_message {
+            let at = new
+                .iter()
+                .position(|b| !matches!(b, b'\n' | b'\r' | b' ' | b'\t'))
+                .ok_or_else(|| changed("pseudo-message moved".into()))?;
+            let line = new
+                .get(at..)
+                .and_then(scan::from_line)
+                .ok_or_else(|| changed("pseudo-message moved".into()))?;
+            Some(MessageSpan {
+                from_line: at,
+                text: at + line.len..scan::drop_separator(new, at + line.len, first_from),
+                date: line.date,
+            })
+        } else {
+            None
+        };
+        let last_span = {
+            let text = last.offset as usize;
+            let mut end = text + last.length as usize;
+            // As in `reindex_in_place`: blank bytes before the first new
+            // From_ line stay out of the last old message.
+            let full_end = scan::drop_separator(new, text, tail_start);
+            let extra = new.get(end.min(full_end)..full_end).unwrap_or(&[]);
+            if !extra.iter().all(|b| matches!(b, b'\n' | b'\r')) {
+                end = full_end;
+            }
+            span_at(text, end)?
+        };
+        let first_span = if count == 1 {
+            last_span.clone()
+        } else {
+            span_at(
+                first.offset as usize,
+                first.offset as usize + first.length as usize,
+            )?
+        };
+        let tail = match new.get(tail_start..).filter(|r| !r.is_empty()) {
+            Some(rest) => Some(
+                scan::Spans::new(rest)
+                    .map_err(|e| changed(format!("unexpected data after the old end: {e}")))?,
+            ),
+            None => None,
+        };
+        // Messages between the first and the last are not read: their spans
+        // are only positions (with a hint, `index::build_reusing` reads
+        // neither their From_ line nor their header).
+        let date = first_span.date;
+        let middle = index
+            .entries
+            .iter()
+            .take(count.saturating_sub(1))
+            .skip(1)
+            .map(move |e| MessageSpan {
+                from_line: e.offset as usize,
+                text: e.offset as usize..e.offset as usize + e.length as usize,
+                date,
+            });
+        let old_last = (count > 1).then_some(last_span.clone());
+        let lengths_match = last_span.text.len() == last.length as usize;
+        let spans = pseudo
+            .into_iter()
+            .chain(std::iter::once(first_span))
+            .chain(middle)
+            .chain(old_last)
+            .chain(tail.into_iter().flatten().map(|s| MessageSpan {
+                from_line: s.from_line + tail_start,
+                text: s.text.start + tail_start..s.text.end + tail_start,
+                date: s.date,
+            }));
+        let entries = &index.entries;
+        let disk = &self.state.disk;
+        let known = |i: usize| {
+            let entry = entries.get(i)?;
+            if i + 1 == count && !lengths_match {
+                return None;
+            }
+            let state = disk.get(i)?;
+            let recorded = index.recorded.get(i).copied().unwrap_or(false);
+            Some(index::Hint {
+                rfc822_size: entry.rfc822_size,
+                internal_date: entry.internal_date,
+                zone_minutes: entry.zone_minutes,
+                header_length: entry.header_length,
+                meta_run: index.meta_runs.get(i).copied().unwrap_or((0, 0)),
+                // Message 1 holds the patched declaration: read again.
+                stored: (i > 0 || index.pseudo_message).then_some(index::Stored {
+                    flags: SystemFlags(state.flags.0 & STORED.0),
+                    keywords: state.keywords,
+                    uid: recorded.then_some(entry.uid.get()),
+                }),
+            })
+        };
+        let built = index::build_reusing(new, spans, self.clock(), &self.path, &known)
+            .map_err(|e| changed(e.to_string()))?;
+        Ok(Some(built))
     }
 
     /// Every From_ line we indexed is where it was, and what follows our old
@@ -264,9 +446,10 @@ impl Mailbox {
                 zone_minutes: entry.zone_minutes,
                 header_length: entry.header_length,
                 meta_run: runs.get(i).copied().unwrap_or((0, 0)),
+                stored: None,
             })
         };
-        index::build_reusing(new, &spans, self.clock(), &self.path, &known)
+        index::build_reusing(new, spans.iter().cloned(), self.clock(), &self.path, &known)
             .map_err(|e| changed(e.to_string()))
     }
 

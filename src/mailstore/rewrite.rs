@@ -54,7 +54,7 @@ const WINDOW: u64 = 8 << 20;
 /// Once data moves toward the start by at least this much, a window is as
 /// large as the shift (up to [`MAX_WINDOW`]) and needs no saving.
 const BIG_SHIFT: u64 = 1 << 20;
-const MAX_WINDOW: u64 = 32 << 20;
+const MAX_WINDOW: u64 = 8 << 20;
 /// How much of the old bytes at the tail's start and at the old end a plan
 /// keeps for checking, before resuming, that the file is still the one planned.
 pub const CHECK_BYTES: u64 = 256;

@@ -140,6 +140,38 @@ impl Stamp {
     }
 }
 
+/// This process's last append (APPEND and COPY go through
+/// [`append`], which knows nothing of the session's open mailbox): the
+/// file's stamp just before and just after it, and the same-length patches
+/// it made (message 1's metadata). The session's next re-sync uses it to
+/// read only what the append touched (refresh.rs); any other writer in
+/// between changes the stamp (our writers make mtime strictly increase).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OwnAppend {
+    pub(crate) before: Stamp,
+    pub(crate) after: Stamp,
+    /// File ranges patched in place.
+    pub(crate) patches: Vec<std::ops::Range<u64>>,
+}
+
+static LAST_APPEND: std::sync::Mutex<Option<OwnAppend>> = std::sync::Mutex::new(None);
+
+/// Remembers `append` as this process's last one.
+pub(crate) fn record_own_append(append: Option<OwnAppend>) {
+    if let Ok(mut last) = LAST_APPEND.lock() {
+        *last = append;
+    }
+}
+
+/// The patches of our own last append, if it took the file from `before`
+/// to `after` with nothing else in between.
+pub(crate) fn own_append(before: Stamp, after: Stamp) -> Option<Vec<std::ops::Range<u64>>> {
+    let last = LAST_APPEND.lock().ok()?;
+    last.as_ref()
+        .filter(|a| a.before == before && a.after == after)
+        .map(|a| a.patches.clone())
+}
+
 /// A pending change of one message's flags and keywords.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Delta {
@@ -544,7 +576,7 @@ impl Mailbox {
         let host = hostname();
         let now = now_local(clock);
         let new_pseudo = |m: &MetaLine<'_>| render::pseudo_message(now, &host, m);
-        let built = plan::build(&plan::Input {
+        let mut built = plan::build(&plan::Input {
             data: self.data.bytes(),
             entries: &self.index.entries,
             disk: &self.state.disk,
@@ -570,9 +602,11 @@ impl Mailbox {
             old_len,
             start: built.start,
             new_len: built.new_len,
-            patches: built.patches.clone(),
-            pieces: built.pieces.clone(),
-            literals: built.literals.clone(),
+            // Moved, not copied: the rendered blocks of a first claim of a
+            // large mailbox are megabytes (after_write needs only the layout).
+            patches: std::mem::take(&mut built.patches),
+            pieces: std::mem::take(&mut built.pieces),
+            literals: std::mem::take(&mut built.literals),
             check_head,
             check_tail,
         };
@@ -595,6 +629,9 @@ impl Mailbox {
         }
         self.after_write(file, &built, &targets, &meta_keywords)?;
         drop(guard);
+        drop(built);
+        drop(targets);
+        super::mmap::release_free_memory();
         Ok(true)
     }
 
