@@ -23,6 +23,9 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+#[path = "../python_script/mod.rs"]
+mod python_script;
+
 /// How long one response may take: generous, since a command may wait for a
 /// lock another process holds (procmail) and CI machines are slow.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -795,47 +798,8 @@ pub fn check_mbox(path: &Path, expect: &Expect) {
     );
 }
 
-/// Runs `tests/python/<script>` with a deadline; fails with its output unless
-/// it exits 0.
+/// Runs `tests/python/<script>` with python3 and a deadline; fails with its
+/// output unless it exits 0.
 pub fn run_python(script: &str, args: &[String], limit: Duration) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("python");
-    let out_path = std::env::temp_dir().join(format!(
-        "mbox-imapd-{script}-{}-{:?}.log",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let out_file = std::fs::File::create(&out_path).expect("creating the log file");
-    let err_file = out_file.try_clone().expect("cloning the log file");
-    let mut child = Command::new("python3")
-        .arg(dir.join(script))
-        .args(args)
-        .env("TZ", "UTC")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(out_file)
-        .stderr(err_file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {script}: {e}"));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait().expect("waiting for the script") {
-            Some(status) => break Some(status),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
-    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
-    eprintln!("{output}");
-    match status {
-        Some(s) if s.success() => {}
-        Some(s) => panic!("{script} failed ({s}):\n{output}"),
-        None => panic!("{script} did not finish within {limit:?}:\n{output}"),
-    }
+    python_script::run(Path::new("python3"), script, args, limit);
 }
