@@ -45,7 +45,7 @@ use super::scan;
 use super::write::{
     Appended, NewMessage, OwnAppend, Stamp, disk_states, hostname, record_own_append,
 };
-use super::{Access, LockSettings, StoreError, open_file};
+use super::{Access, LockSettings, StoreError, open_file, open_regular};
 use crate::types::{SystemFlags, Uid, UidValidity};
 
 /// Appends `messages` to the mbox file at `path` (which must exist; it may be
@@ -70,21 +70,7 @@ pub fn append_with_clock(
         path: path.to_owned(),
         source,
     };
-    let file = match open_file(path, Access::ReadWrite) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::Missing {
-                path: path.to_owned(),
-            });
-        }
-        Err(e) => return Err(io_error(e)),
-    };
-    if !file.metadata().map_err(io_error)?.is_file() {
-        return Err(StoreError::NotMailbox {
-            path: path.to_owned(),
-            reason: "not a regular file".into(),
-        });
-    }
+    let file = open_regular(path, |p| open_file(p, Access::ReadWrite))?;
     // Everything that does not depend on the file is prepared before locking.
     let user = user_name();
     let host = hostname();

@@ -271,18 +271,7 @@ impl Mailbox {
             }
             other => other,
         };
-        let file = match open_file(path, access) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing {
-                    path: path.to_owned(),
-                });
-            }
-            Err(e) => return Err(io_error(e)),
-        };
-        if !file.metadata().map_err(io_error)?.is_file() {
-            return Err(not_mailbox("not a regular file".to_owned()));
-        }
+        let file = open_regular(path, |p| open_file(p, access))?;
         recover_at_open(path, &file, access, locking)?;
         let the_clock = clock.unwrap_or_else(Clock::system);
         let (data, index, stamp) = {
@@ -434,6 +423,36 @@ impl Mailbox {
 /// Opens the mailbox file: read-write for [`Access::ReadWrite`] (fcntl
 /// F_WRLCK and the rewrite need it), else read-only. O_NONBLOCK so that
 /// opening a FIFO does not hang; it changes nothing for files.
+/// Opens the mailbox file at `path` with `open` and checks that it is a
+/// regular file: a missing file is [`StoreError::Missing`], a directory or
+/// special file [`StoreError::NotMailbox`], anything else [`StoreError::Io`].
+/// Every path that opens a mailbox to read or write it goes through here.
+pub(crate) fn open_regular(
+    path: &Path,
+    open: impl FnOnce(&Path) -> std::io::Result<File>,
+) -> Result<File, StoreError> {
+    let io_error = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) => return Err(io_error(e)),
+    };
+    if !file.metadata().map_err(io_error)?.is_file() {
+        return Err(StoreError::NotMailbox {
+            path: path.to_owned(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(file)
+}
+
 fn open_file(path: &Path, access: Access) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)

@@ -58,21 +58,7 @@ pub fn read(path: &Path, locking: &LockSettings, size: Size) -> Result<MailboxSt
         source,
     };
     folders::check_regular_file(path)?;
-    let file: File = match folders::open_quietly(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::Missing {
-                path: path.to_owned(),
-            });
-        }
-        Err(e) => return Err(io_error(e)),
-    };
-    if !file.metadata().map_err(io_error)?.is_file() {
-        return Err(StoreError::NotMailbox {
-            path: path.to_owned(),
-            reason: "not a regular file".into(),
-        });
-    }
+    let file: File = super::open_regular(path, folders::open_quietly)?;
     // The bytes are read while the locks are held: nobody rewrites them under us.
     let _locks = lock::acquire(path, &file, LockMode::Read, locking)?;
     let len = file.metadata().map_err(io_error)?.len();
