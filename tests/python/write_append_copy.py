@@ -4,25 +4,16 @@ files checked with mailbox.mbox.
 
     write_append_copy.py --server BIN --dir WORKDIR
 """
-import argparse
 import os
 import re
-import sys
 
-from write_common import (Failure, check, expect_bad, tagged, check_metadata_once, code_of, fetch_lines,
+from write_common import (run, workdir, Failure, check, expect_bad, tagged, check_metadata_once, code_of, fetch_lines,
                           flag_letters, make_message, mbox_of, ok, one, open_session, read_mbox,
                           uid_set)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--server", required=True)
-    ap.add_argument("--dir", required=True)
-    a = ap.parse_args()
-    inbox = os.path.join(a.dir, "inbox")
-    maildir = os.path.join(a.dir, "mail")
-    log = os.path.join(a.dir, "server.log")
-    os.makedirs(maildir, exist_ok=True)
+    server, inbox, maildir, log = workdir()
     msgs = [make_message("i%d" % i, i) for i in range(5)]
     with open(inbox, "wb") as f:
         f.write(mbox_of(msgs))
@@ -33,7 +24,7 @@ def main():
         f.write(mbox_of([make_message("f%d" % i, i + 10) for i in range(2)]))
     new1, new2, new3 = (make_message(n, 30 + i) for i, n in enumerate(("new1", "new2", "new3")))
 
-    m = open_session(a.server, inbox, maildir, log)
+    m = open_session(server, inbox, maildir, log)
     ok(m.select("INBOX"), "SELECT")
     validity = int(m.response("UIDVALIDITY")[1][0])
     m.untagged_responses.clear()  # imaplib keeps SELECT's EXISTS etc. otherwise
@@ -117,8 +108,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Failure as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run(main)

@@ -8,6 +8,7 @@ import imaplib
 import os
 import re
 import shlex
+import sys
 
 imaplib._MAXLINE = 50_000_000
 
@@ -169,3 +170,26 @@ def tagged(m, *words):
     """Runs a command and returns (status, tagged text) — for UID COPY, whose
     COPYUID imaplib's uid() would throw away."""
     return m._simple_command(*words)
+
+
+def workdir():
+    """The scripts' command line, `--server BIN --dir WORKDIR`: returns the
+    server binary and the INBOX, mail directory and server log paths in
+    WORKDIR (the mail directory is created)."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--dir", required=True)
+    a = ap.parse_args()
+    maildir = os.path.join(a.dir, "mail")
+    os.makedirs(maildir, exist_ok=True)
+    return a.server, os.path.join(a.dir, "inbox"), maildir, os.path.join(a.dir, "server.log")
+
+
+def run(main):
+    """Runs a script's main(); a Failure prints FAIL and exits 1."""
+    try:
+        main()
+    except Failure as e:
+        print("FAIL:", e)
+        sys.exit(1)

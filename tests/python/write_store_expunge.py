@@ -3,29 +3,20 @@ imaplib, then the file checked with mailbox.mbox and a second session.
 
     write_store_expunge.py --server BIN --dir WORKDIR
 """
-import argparse
 import os
 import re
-import sys
 
-from write_common import (Failure, check, expect_bad, check_metadata_once, fetch_lines, flag_letters,
+from write_common import (run, workdir, Failure, check, expect_bad, check_metadata_once, fetch_lines, flag_letters,
                           make_message, mbox_of, ok, one, open_session, read_mbox)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--server", required=True)
-    ap.add_argument("--dir", required=True)
-    a = ap.parse_args()
-    inbox = os.path.join(a.dir, "inbox")
-    maildir = os.path.join(a.dir, "mail")
-    log = os.path.join(a.dir, "server.log")
-    os.makedirs(maildir, exist_ok=True)
+    server, inbox, maildir, log = workdir()
     msgs = [make_message("m%02d" % i, i) for i in range(20)]
     with open(inbox, "wb") as f:
         f.write(mbox_of(msgs))
 
-    m = open_session(a.server, inbox, maildir, log)
+    m = open_session(server, inbox, maildir, log)
     data = ok(m.select("INBOX"), "SELECT")
     check(data == [b"20"], "EXISTS %r" % data)
     validity = m.response("UIDVALIDITY")[1][0]
@@ -110,7 +101,7 @@ def main():
 
     # A second session sees the same UIDs, flags and UIDVALIDITY; nothing is
     # \Recent any more (RFC 3501 §2.3.2: recent in one session only).
-    m = open_session(a.server, inbox, maildir, log)
+    m = open_session(server, inbox, maildir, log)
     data = ok(m.select("INBOX"), "SELECT again")
     check(data == [b"16"], "EXISTS after reopening %r" % data)
     check(m.response("UIDVALIDITY")[1][0] == validity, "UIDVALIDITY changed")
@@ -125,8 +116,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Failure as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run(main)
