@@ -529,3 +529,63 @@ fn three_sessions_see_each_other() {
     expect.flags.insert("s4".into(), "RA".into());
     check_mbox(&dir.inbox, &expect);
 }
+
+/// CHECK announces what another session changed (RFC 3501 §6.4.1, §7.4.1),
+/// not only NOOP: a session's STORE is written when it completes if another
+/// of our sessions shares the mailbox. And when such a write folds in
+/// another session's expunge, this session's sequence numbers stay the
+/// client's until a command that may report the EXPUNGE.
+#[test]
+fn check_announces_other_sessions_changes() {
+    if !have_python() {
+        return;
+    }
+    let msgs: Vec<_> = (0..5).map(|i| message(&format!("c{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut a = Client::start(&dir, "a");
+    a.select("INBOX");
+    let mut b = Client::start(&dir, "b");
+    b.select("INBOX");
+
+    a.ok("STORE 1:3 FLAGS (\\Seen)");
+    let reply = b.ok("CHECK");
+    for n in 1..=3 {
+        let line = reply
+            .untagged
+            .iter()
+            .find(|l| l.starts_with(&format!("* {n} FETCH")))
+            .unwrap_or_else(|| panic!("no FETCH for {n} after CHECK: {reply:?}"));
+        assert!(flags_in(line).unwrap().contains(&"\\Seen".into()), "{line}");
+    }
+
+    // A expunges message 1; B's STORE is written (and folds that in), yet
+    // B's numbers still mean what B was told until its NOOP.
+    a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    assert_eq!(a.ok("EXPUNGE").numbers("EXPUNGE"), [1]);
+    let uid_of_2 = uid_in(&b.ok("FETCH 2 (UID)").untagged[0]);
+    b.ok("STORE 2 +FLAGS (\\Flagged)");
+    let reply = b.ok("FETCH 2 (UID)");
+    assert_eq!(uid_in(&reply.untagged[0]), uid_of_2, "{reply:?}");
+    let reply = b.ok("SEARCH FLAGGED");
+    assert!(reply.has("* SEARCH 2"), "{reply:?}");
+    assert_eq!(b.ok("NOOP").numbers("EXPUNGE"), [1]);
+    let reply = b.ok("FETCH 1 (UID FLAGS)");
+    assert_eq!(uid_in(&reply.untagged[0]), uid_of_2, "{reply:?}");
+    // A sees B's flag at its CHECK.
+    let reply = a.ok("CHECK");
+    assert!(
+        reply
+            .untagged
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH") && l.contains("\\Flagged")),
+        "{reply:?}"
+    );
+    a.logout();
+    b.logout();
+    let mut expect = Expect::default();
+    for m in msgs.iter().filter(|m| m.id != "c0") {
+        expect.present(m);
+    }
+    expect.absent.push("c0".into());
+    check_mbox(&dir.inbox, &expect);
+}

@@ -84,20 +84,9 @@ fn python3() -> Option<PathBuf> {
     None
 }
 
-/// A file of the project's shared material: `$MBOX_IMAPD_SHARED_DIR`, else `../shared`
-/// beside the clone (CI), else `../../shared` (a worktree under `wt/`).
+/// A file of the project's shared material (see [`common::shared_path`]).
 fn shared_file(relative: &str) -> Option<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut roots: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("MBOX_IMAPD_SHARED_DIR") {
-        roots.push(dir.into());
-    }
-    roots.push(manifest.join("..").join("shared"));
-    roots.push(manifest.join("..").join("..").join("shared"));
-    roots
-        .into_iter()
-        .map(|r| r.join(relative))
-        .find(|p| p.is_file())
+    common::shared_path(relative, Path::is_file)
 }
 
 /// Runs `tests/python/<script>` with a deadline; fails with its output unless it exits 0.

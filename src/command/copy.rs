@@ -36,7 +36,7 @@ pub fn copy(
     numbering: Numbering,
 ) -> CommandResult {
     let mailbox_now = &selected.mailbox;
-    let indices = fetch::message_indices(mailbox_now.entries(), set, numbering)?;
+    let indices = fetch::client_indices(mailbox_now, set, numbering)?;
     let target = resolve(ctx, mailbox)?;
     if indices.is_empty() {
         // Nothing to write, but a missing destination is still an error.

@@ -34,9 +34,9 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, Offset, Utc};
 
-use super::{CommandError, CommandResult, Completion, Selected};
+use super::{CommandError, CommandResult, Completion, Selected, SeqNumbers};
 use crate::mailstore::write::FlagChange;
-use crate::mailstore::{MessageEntry, MessageView};
+use crate::mailstore::{Mailbox, MessageEntry, MessageView};
 use crate::mime::{self, Cache};
 use crate::parser::ast::{FetchAttribute, Peek, SectionText};
 use crate::response::ResponseWriter;
@@ -51,7 +51,7 @@ pub fn fetch<W: Write>(
     numbering: Numbering,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
-    let indices = message_indices(selected.mailbox.entries(), set, numbering)?;
+    let indices = client_indices(&selected.mailbox, set, numbering)?;
     let marks_seen = !selected.read_only && items.iter().any(sets_seen);
     let hides_headers = items.iter().any(needs_visible_header);
     for index in indices {
@@ -91,8 +91,11 @@ pub fn fetch<W: Write>(
             uid: numbering == Numbering::Uid && !items.contains(&FetchAttribute::Uid),
             flags: seen_changed && !items.contains(&FetchAttribute::Flags),
         };
-        // Sequence numbers are 1-based; `index` came from a u32 so this fits.
-        let seq = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        // A message the client has not been told of yet (UID FETCH after a
+        // checkpoint folded in new mail) has no number to answer with.
+        let Some(seq) = SeqNumbers::of(&selected.mailbox).seq(index) else {
+            continue;
+        };
         let keywords = selected.mailbox.keywords();
         write_message(
             out,
@@ -224,6 +227,29 @@ pub(crate) fn write_message<W: Write>(
     }
     out.close()?;
     out.end_line()
+}
+
+/// The 0-based index entries a client's set names, ascending, each once:
+/// sequence numbers are the client's ([`SeqNumbers`]), so a message expunged
+/// by another session but not yet reported names nothing.
+pub(crate) fn client_indices(
+    mailbox: &Mailbox,
+    set: &SequenceSet,
+    numbering: Numbering,
+) -> Result<Vec<usize>, CommandError> {
+    if numbering == Numbering::Uid || mailbox.client_view().is_none() {
+        return message_indices(mailbox.entries(), set, numbering);
+    }
+    let numbers = SeqNumbers::of(mailbox);
+    let count = u32::try_from(numbers.count()).unwrap_or(u32::MAX);
+    if count == 0 || set.max_value().is_some_and(|n| n > count) {
+        return Err(CommandError::bad("Invalid sequence number"));
+    }
+    Ok(set
+        .sequence_numbers(count)
+        .into_iter()
+        .filter_map(|n| numbers.index(n))
+        .collect())
 }
 
 /// The 0-based indices a set names, ascending, each once.

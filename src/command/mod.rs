@@ -61,6 +61,56 @@ pub struct Selected {
     pub session_lock: Option<crate::mailstore::SessionLock>,
 }
 
+/// Sequence numbers as the client knows them (RFC 3501 §2.3.1.2): the
+/// index's positions, or, while changes folded in by a checkpoint are not yet
+/// reported, positions in the list of UIDs last reported. Messages expunged
+/// meanwhile keep their numbers (and answer nothing); new ones have none yet.
+#[derive(Clone, Copy)]
+pub struct SeqNumbers<'a> {
+    view: Option<&'a [u32]>,
+    entries: &'a [crate::mailstore::MessageEntry],
+}
+
+impl<'a> SeqNumbers<'a> {
+    pub fn of(mailbox: &'a Mailbox) -> Self {
+        SeqNumbers {
+            view: mailbox.client_view(),
+            entries: mailbox.entries(),
+        }
+    }
+
+    /// How many messages the client counts (its EXISTS).
+    pub fn count(&self) -> usize {
+        self.view.map_or(self.entries.len(), <[u32]>::len)
+    }
+
+    /// The sequence number of index entry `index`, if the client knows it.
+    pub fn seq(&self, index: usize) -> Option<u32> {
+        let position = match self.view {
+            None => index,
+            Some(view) => {
+                let uid = self.entries.get(index)?.uid.get();
+                view.binary_search(&uid).ok()?
+            }
+        };
+        u32::try_from(position).ok()?.checked_add(1)
+    }
+
+    /// The index entry the client means by `seq`, if it still exists.
+    pub fn index(&self, seq: u32) -> Option<usize> {
+        let position = usize::try_from(seq).ok()?.checked_sub(1)?;
+        match self.view {
+            None => (position < self.entries.len()).then_some(position),
+            Some(view) => {
+                let uid = *view.get(position)?;
+                self.entries
+                    .binary_search_by_key(&uid, |e| e.uid.get())
+                    .ok()
+            }
+        }
+    }
+}
+
 /// A successful tagged completion: `tag OK [code] text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {

@@ -22,7 +22,7 @@ use std::io::Write;
 
 use chrono::{DateTime, NaiveDate};
 
-use super::{CommandError, CommandResult, Completion, Selected};
+use super::{CommandError, CommandResult, Completion, Selected, SeqNumbers};
 use crate::mailstore::MessageEntry;
 use crate::mime::decode::TextNeedle;
 use crate::parser::ast::SearchKey;
@@ -51,12 +51,17 @@ pub fn search<W: Write>(
     let mailbox = &selected.mailbox;
     let program = Program::compile(criteria, mailbox.keywords())?;
     let entries = mailbox.entries();
-    let scope = Scope::of(entries);
+    let numbers = SeqNumbers::of(mailbox);
+    let scope = Scope {
+        count: u32::try_from(numbers.count()).unwrap_or(u32::MAX),
+        ..Scope::of(entries)
+    };
     let mut hits = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
-        // A mailbox holds fewer than 2^32 messages (sequence numbers are u32).
-        let Some(seq) = u32::try_from(index).ok().and_then(|i| i.checked_add(1)) else {
-            break;
+        // The client's sequence number; a message it has not been told of
+        // yet (new mail folded in by a checkpoint) is not searched.
+        let Some(seq) = numbers.seq(index) else {
+            continue;
         };
         let text = match mailbox.message(index) {
             Some(view) => MessageText::from_view(view),
@@ -178,6 +183,13 @@ enum Test {
         name: String,
         needle: TextNeedle,
     },
+    /// FROM / TO / CC / BCC: the field's text, or any address in it in the
+    /// forms the envelope gives (`mailbox@host` with comments and quoting
+    /// gone, the decoded display name, a group's name).
+    Address {
+        name: String,
+        needle: TextNeedle,
+    },
     Body(TextNeedle),
     Text(TextNeedle),
     Not(Box<Test>),
@@ -216,6 +228,10 @@ impl Test {
             name: name.to_owned(),
             needle: TextNeedle::new(needle),
         };
+        let address = |name: &str, needle: &str| Test::Address {
+            name: name.to_owned(),
+            needle: TextNeedle::new(needle),
+        };
         Ok(match key {
             SearchKey::All => Test::All,
             SearchKey::Answered => flag(SystemFlags::ANSWERED, true),
@@ -251,11 +267,11 @@ impl Test {
             SearchKey::Uid(set) => Test::Uid(set.clone()),
             SearchKey::SequenceSet(set) => Test::Seq(set.clone()),
             SearchKey::Header(name, value) => header(name.trim(), value),
-            SearchKey::Bcc(s) => header("Bcc", s),
-            SearchKey::Cc(s) => header("Cc", s),
-            SearchKey::From(s) => header("From", s),
+            SearchKey::Bcc(s) => address("Bcc", s),
+            SearchKey::Cc(s) => address("Cc", s),
+            SearchKey::From(s) => address("From", s),
             SearchKey::Subject(s) => header("Subject", s),
-            SearchKey::To(s) => header("To", s),
+            SearchKey::To(s) => address("To", s),
             SearchKey::Body(s) => Test::Body(TextNeedle::new(s)),
             SearchKey::Text(s) => Test::Text(TextNeedle::new(s)),
             SearchKey::Not(inner) => {
@@ -300,7 +316,7 @@ impl Test {
             | Test::Internal(..)
             | Test::Uid(_)
             | Test::Seq(_) => Cost::Index,
-            Test::Sent(..) | Test::Header { .. } => Cost::Header,
+            Test::Sent(..) | Test::Header { .. } | Test::Address { .. } => Cost::Header,
             Test::Body(_) | Test::Text(_) => Cost::Body,
             Test::Not(inner) => inner.cost(),
             Test::Or(a, b) => a.cost().max(b.cost()),
@@ -336,6 +352,7 @@ impl Test {
             Test::Uid(set) => set.contains(m.entry.uid.get(), scope.max_uid),
             Test::Seq(set) => set.contains(m.seq, scope.count),
             Test::Header { name, needle } => m.text.header_matches(name, needle),
+            Test::Address { name, needle } => m.text.address_matches(name, needle),
             Test::Body(needle) => m.text.body_matches(needle),
             Test::Text(needle) => m.text.text_matches(needle),
             Test::Not(inner) => !inner.matches(m, scope),

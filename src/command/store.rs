@@ -21,7 +21,7 @@
 use std::io::Write;
 
 use super::updates::{self, write_fetch_flags, write_flag_lists};
-use super::{CommandError, CommandResult, Completion, Selected, fetch};
+use super::{CommandError, CommandResult, Completion, Selected, SeqNumbers, fetch};
 use crate::mailstore::write::FlagChange;
 use crate::parser::ast::{StoreMode, StoreResponse};
 use crate::response::{Code, ResponseWriter};
@@ -37,7 +37,7 @@ pub fn store<W: Write>(
     numbering: Numbering,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
-    let indices = fetch::message_indices(selected.mailbox.entries(), set, numbering)?;
+    let indices = fetch::client_indices(&selected.mailbox, set, numbering)?;
     let (system, keywords) = split_flags(flags)?;
     if selected.read_only {
         return Err(CommandError::no_code(
@@ -78,8 +78,11 @@ pub fn store<W: Write>(
             let Some(entry) = mailbox.entries().get(index) else {
                 continue;
             };
+            let Some(seq) = SeqNumbers::of(mailbox).seq(index) else {
+                continue;
+            };
             let uid = (numbering == Numbering::Uid).then_some(entry.uid);
-            write_fetch_flags(out, index, entry, mailbox.keywords(), uid)?;
+            write_fetch_flags(out, seq, entry, mailbox.keywords(), uid)?;
         }
     }
     match failure {

@@ -105,7 +105,8 @@ pub fn write_batch<W: Write>(
             log::warn!("refresh named message index {index} past the end; skipped");
             continue;
         };
-        write_fetch_flags(out, index, entry, after.keywords, None)?;
+        let seq = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        write_fetch_flags(out, seq, entry, after.keywords, None)?;
     }
     Ok(())
 }
@@ -147,13 +148,13 @@ pub fn write_recent<W: Write>(
 /// UID is included when the command was a UID command (RFC 3501 §6.4.8).
 pub fn write_fetch_flags<W: Write>(
     out: &mut ResponseWriter<W>,
-    index: usize,
+    seq: u32,
     entry: &MessageEntry,
     keywords: &[String],
     uid: Option<Uid>,
 ) -> io::Result<()> {
     out.raw(b"* ")?;
-    out.number(index as u64 + 1)?;
+    out.number(u64::from(seq))?;
     out.raw(b" FETCH (")?;
     if let Some(uid) = uid {
         out.raw(b"UID ")?;
@@ -419,9 +420,9 @@ mod tests {
     #[test]
     fn fetch_flags_with_and_without_uid() {
         let e = entry(9, SystemFlags(SystemFlags::RECENT.0 | SystemFlags::SEEN.0));
-        let out = render(|w| write_fetch_flags(w, 2, &e, &[], None));
+        let out = render(|w| write_fetch_flags(w, 3, &e, &[], None));
         assert_eq!(out, "* 3 FETCH (FLAGS (\\Recent \\Seen))\r\n");
-        let out = render(|w| write_fetch_flags(w, 2, &e, &[], Some(e.uid)));
+        let out = render(|w| write_fetch_flags(w, 3, &e, &[], Some(e.uid)));
         assert_eq!(out, "* 3 FETCH (UID 9 FLAGS (\\Recent \\Seen))\r\n");
     }
 

@@ -320,6 +320,14 @@ impl Mailbox {
         self.len() == 0
     }
 
+    /// The UIDs the client numbers 1..n, when that differs from the index:
+    /// changes folded in by a checkpoint (another session's expunge or new
+    /// mail) that no refresh has reported yet. `None` when the index is the
+    /// client's numbering.
+    pub fn client_view(&self) -> Option<&[u32]> {
+        self.state.reported.as_deref()
+    }
+
     /// Index entries in sequence order: `entries()[seq - 1]`.
     pub fn entries(&self) -> &[MessageEntry] {
         &self.index.entries

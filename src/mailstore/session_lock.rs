@@ -208,6 +208,19 @@ impl SessionLock {
         }
     }
 
+    /// Whether another live session of ours holds this lock too: then flag
+    /// changes are written when the command that made them completes, so that
+    /// the other session sees them at its next CHECK/NOOP/IDLE.
+    pub fn has_company(&self) -> bool {
+        let Ok((_, pids)) = read_pids(&self.file) else {
+            return false;
+        };
+        let me = std::process::id() as i32;
+        pids.into_iter()
+            .filter(|&p| p != me)
+            .any(|p| kill(Pid::from_raw(p), None).is_ok() && same_program(p))
+    }
+
     /// Adds or removes our PID, under a short fcntl lock on the lock file
     /// (our sessions only; UW programs do not modify a file they cannot flock).
     fn update_registry(&self, change: Registry) -> io::Result<()> {

@@ -291,6 +291,7 @@ impl Session {
         // safe answer is BYE; the panic itself is logged by the hook `main` installs.
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let result = self.dispatch(body, out);
+            self.publish_changes();
             // RFC 3501 §7: untagged updates go before the tagged completion.
             // If the mailbox turns out to be beyond repair, the command's own
             // result still stands (an APPEND elsewhere did happen): BYE, then
@@ -355,6 +356,26 @@ impl Session {
         self.idle = None;
         self.state = State::Logout;
         Ok(Flow::Close)
+    }
+
+    /// When another of our sessions shares the selected mailbox, writes the
+    /// flag changes this command made (STORE, the implicit \Seen of a body
+    /// fetch) so that it sees them at its next CHECK/NOOP/IDLE (RFC 3501
+    /// §6.4.1, §7.4.1). Alone, changes stay in memory until a checkpoint.
+    /// Best effort: a failure is logged and the change is written later.
+    fn publish_changes(&mut self) {
+        let State::Selected(sel) = &mut self.state else {
+            return;
+        };
+        if sel.read_only || !sel.mailbox.has_pending_changes() {
+            return;
+        }
+        if !sel.session_lock.as_ref().is_some_and(|l| l.has_company()) {
+            return;
+        }
+        if let Err(e) = sel.mailbox.publish() {
+            log::warn!("{}: flag changes not shared yet: {e}", sel.name);
+        }
     }
 
     /// Reports what changed in the selected mailbox (command::updates::sync).

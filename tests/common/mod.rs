@@ -51,6 +51,28 @@ pub fn server_bin() -> PathBuf {
 }
 
 /// `fixtures/mbox/<name>` in the source tree.
+/// Whether this runs under CI (`CI=true`): a missing program is then a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A path in the project's shared material: `$MBOX_IMAPD_SHARED_DIR`, else
+/// `../shared` beside the clone (CI), else `../../shared` (a worktree under
+/// `wt/`); the first root where `relative` passes `wanted`.
+pub fn shared_path(relative: &str, wanted: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("MBOX_IMAPD_SHARED_DIR") {
+        roots.push(dir.into());
+    }
+    roots.push(manifest.join("..").join("shared"));
+    roots.push(manifest.join("..").join("..").join("shared"));
+    roots
+        .into_iter()
+        .map(|r| r.join(relative))
+        .find(|p| wanted(p))
+}
+
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")

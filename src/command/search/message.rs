@@ -104,6 +104,22 @@ impl<'a> MessageText<'a> {
         fields_match(mime::header_fields(self.header()), name.as_bytes(), needle)
     }
 
+    /// FROM / TO / CC / BCC (RFC 3501 §6.4.4): like [`Self::header_matches`],
+    /// and also a match on the parsed addresses, so that
+    /// `<user (comment)@ (comment) domain.org>` is found as
+    /// `user@domain.org`, and a group's name as itself.
+    pub fn address_matches(&self, name: &str, needle: &TextNeedle) -> bool {
+        mime::header_fields(self.header())
+            .filter(|(field, _)| trim(field).eq_ignore_ascii_case(name.as_bytes()))
+            .any(|(_, value)| {
+                needle.is_empty()
+                    || value_matches(value, needle)
+                    || address_forms(value)
+                        .iter()
+                        .any(|form| needle.matches_str(form))
+            })
+    }
+
     /// The raw value of the first visible field called `name`.
     pub fn first_field(&self, name: &str) -> Option<&[u8]> {
         mime::header_fields(self.header())
@@ -134,6 +150,27 @@ fn fields_match<'h>(
     fields
         .filter(|(field, _)| trim(field).eq_ignore_ascii_case(name))
         .any(|(_, value)| needle.is_empty() || value_matches(value, needle))
+}
+
+/// The searchable forms of the addresses in an address-list value: each
+/// `mailbox@host`, each decoded display name, each group name.
+fn address_forms(value: &[u8]) -> Vec<String> {
+    let mut forms = Vec::new();
+    for address in mime::envelope::address_list(value) {
+        if let Some(name) = &address.name {
+            forms.push(decode::decode_header_value(name));
+        }
+        match (&address.mailbox, &address.host) {
+            (Some(mailbox), Some(host)) => forms.push(format!(
+                "{}@{}",
+                String::from_utf8_lossy(mailbox),
+                String::from_utf8_lossy(host)
+            )),
+            (Some(group), None) => forms.push(String::from_utf8_lossy(group).into_owned()),
+            _ => {}
+        }
+    }
+    forms
 }
 
 fn value_matches(raw: &[u8], needle: &TextNeedle) -> bool {

@@ -411,3 +411,63 @@ fn body_of_multipart_message() {
         );
     }
 }
+
+/// The seven messages of imaptest's `search-addresses` fixture (headers only;
+/// bodies play no part), and every expectation of that script: full
+/// addresses, display names, existence (`HEADER x ""`), substrings, several
+/// addresses, groups, and comments inside an address.
+#[test]
+fn search_addresses_like_imaptest() {
+    use SearchKey::*;
+    let messages: [&'static [u8]; 7] = [
+        b"From: user-from@domain.org\nTo: user-to@domain.org\nCc: user-cc@domain.org\nBcc: user-bcc@domain.org\n\nbody\n",
+        b"From: RealFrom <user-from@domain.org>\nTo: RealTo <user-to@domain.org>\nCc: RealCc <user-cc@domain.org>\nBcc: RealBcc <user-bcc@domain.org>\n\nbody2\n",
+        b"From: <user-from (comment)@ (comment) domain.org>\nTo: <user-to@domain.org>\nCc: <user-cc@domain.org>\nBcc: <user-bcc@domain.org>\n\nbody3\n",
+        b"From: user-from@domain.org (RealFrom)\nTo: user-to@domain.org (RealTo)\nCc: user-cc@domain.org (RealCc)\nBcc: user-bcc@domain.org (RealBcc)\n\nbody4\n",
+        b"From: user-from1@domain.org, user-from2@domain.org\nCc: user-cc@domain.org\n\nbody5\n",
+        b"From: RealFrom <user-from@domain.org>\nTo: groupname: groupuser1@domain.org, groupuser2@domain.org;,\n  groupname2: groupuser3@domain.org;\n\nbody6\n",
+        b"From: RealFrom <user-from@domain.org>\nTo: groupname:;\n\nbody7\n",
+    ];
+    let s = |v: &str| v.to_string();
+    let h = |name: &str| Header(name.into(), String::new());
+    let cases: Vec<(SearchKey, Vec<usize>)> = vec![
+        (From(s("user-from@domain.org")), vec![1, 2, 3, 4, 6, 7]),
+        (To(s("user-to@domain.org")), vec![1, 2, 3, 4]),
+        (Cc(s("user-cc@domain.org")), vec![1, 2, 3, 4, 5]),
+        (Bcc(s("user-bcc@domain.org")), vec![1, 2, 3, 4]),
+        (From(s("realfrom")), vec![2, 4, 6, 7]),
+        (To(s("realto")), vec![2, 4]),
+        (Cc(s("realcc")), vec![2, 4]),
+        (Bcc(s("realbcc")), vec![2, 4]),
+        (h("from"), vec![1, 2, 3, 4, 5, 6, 7]),
+        (h("to"), vec![1, 2, 3, 4, 6, 7]),
+        (h("cc"), vec![1, 2, 3, 4, 5]),
+        (h("bcc"), vec![1, 2, 3, 4]),
+        (From(s("ser-fro")), vec![1, 2, 3, 4, 5, 6, 7]),
+        (To(s("ser-t")), vec![1, 2, 3, 4]),
+        (Cc(s("ser-c")), vec![1, 2, 3, 4, 5]),
+        (Bcc(s("ser-bc")), vec![1, 2, 3, 4]),
+        (From(s("ealfro")), vec![2, 4, 6, 7]),
+        (To(s("ealt")), vec![2, 4]),
+        (Cc(s("ealc")), vec![2, 4]),
+        (Bcc(s("ealbc")), vec![2, 4]),
+        (From(s("user-from1")), vec![5]),
+        (From(s("user-from2")), vec![5]),
+        (To(s("groupname")), vec![6, 7]),
+        (To(s("groupname2")), vec![6]),
+        (To(s("groupuser1")), vec![6]),
+        (To(s("groupuser2")), vec![6]),
+        (To(s("groupuser3")), vec![6]),
+        (To(s("groupuser4")), vec![]),
+    ];
+    let e = entry(1);
+    for (key, want) in cases {
+        let got: Vec<usize> = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, raw)| eval(&key, &e, &plain_message(raw)))
+            .map(|(i, _)| i + 1)
+            .collect();
+        assert_eq!(got, want, "{key:?}");
+    }
+}
