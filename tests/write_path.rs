@@ -40,6 +40,11 @@ fn imaplib_append_copy_uidplus() {
     imaplib_script("write_append_copy.py");
 }
 
+#[test]
+fn imaplib_move() {
+    imaplib_script("write_move.py");
+}
+
 /// RFC 3501 §6.4.6 and UW's order (fixtures/uw-session.transcript a5): a new
 /// keyword is announced with FLAGS and PERMANENTFLAGS before the FETCH.
 #[test]

@@ -1,5 +1,5 @@
-//! COPY and UID COPY (RFC 3501 §6.4.7, §6.4.8) with UIDPLUS's COPYUID
-//! (RFC 4315 §3).
+//! COPY and UID COPY (RFC 3501 §6.4.7, §6.4.8) with UIDPLUS's COPYUID, and MOVE
+//! / UID MOVE (RFC 6851) built on it (RFC 4315 §3 for COPYUID).
 //!
 //! A copy is the message as clients see it — the stored header without our
 //! metadata headers (Status, X-Status, X-Keywords, X-UID, X-IMAP…), then the
@@ -22,10 +22,10 @@ use chrono::{DateTime, FixedOffset};
 use super::mailbox::resolve;
 use super::updates::uid_set;
 use super::{CommandError, CommandResult, Completion, Context, Selected, fetch};
-use crate::mailstore::write::NewMessage;
+use crate::mailstore::write::{FlagChange, NewMessage};
 use crate::mailstore::{Mailbox, MessageEntry};
-use crate::response::Code;
-use crate::types::{Numbering, SequenceSet, SystemFlags, Uid};
+use crate::response::{Code, ResponseWriter, Status};
+use crate::types::{Numbering, SeqBound, SeqRange, SequenceSet, SystemFlags, Uid};
 
 /// Runs COPY / UID COPY. It writes no untagged response itself.
 pub fn copy(
@@ -153,6 +153,92 @@ fn keyword_names(entry: &MessageEntry, keywords: &[String]) -> Vec<String> {
 fn internal_date(entry: &MessageEntry) -> Option<DateTime<FixedOffset>> {
     let zone = FixedOffset::east_opt(i32::from(entry.zone_minutes) * 60)?;
     Some(DateTime::from_timestamp(entry.internal_date, 0)?.with_timezone(&zone))
+}
+
+/// MOVE / UID MOVE (RFC 6851): COPY, then the moved messages are expunged
+/// (only they, whatever else is \Deleted). The COPYUID goes out untagged
+/// before the EXPUNGEs (§4.3), as clients that act on it expect.
+///
+/// Crash safety: the copy is on disk (fsynced, all or nothing) before the
+/// source is touched, and the expunge is one journaled rewrite; so after a
+/// kill -9 at any instant each message is in the source, the destination, or
+/// both (a copy made, the expunge not yet), never in neither. Should the
+/// expunge fail, the \Deleted it needed is taken back, the copies stay, and
+/// the client hears NO: it finds the messages in both mailboxes.
+pub fn move_messages<W: std::io::Write>(
+    ctx: &Context,
+    selected: &mut Selected,
+    set: &SequenceSet,
+    mailbox: &[u8],
+    numbering: Numbering,
+    out: &mut ResponseWriter<W>,
+) -> CommandResult {
+    if selected.read_only {
+        return Err(CommandError::no_code(
+            Code::ReadOnly,
+            "Mailbox is read-only: messages cannot be moved out of it",
+        ));
+    }
+    let indices = fetch::client_indices(&selected.mailbox, set, numbering)?;
+    let moved: Vec<u32> = indices
+        .iter()
+        .filter_map(|&i| selected.mailbox.entries().get(i))
+        .map(|e| e.uid.get())
+        .collect();
+    if moved.is_empty() {
+        return copy(ctx, selected, set, mailbox, numbering).map(|_| Completion::done("MOVE"));
+    }
+    // Others' changes are reported now; the set is by UID from here on.
+    super::updates::sync(selected, out)?;
+    let uids = SequenceSet(
+        moved
+            .iter()
+            .filter_map(|&u| std::num::NonZeroU32::new(u))
+            .map(|n| SeqRange {
+                first: SeqBound::Value(n),
+                last: SeqBound::Value(n),
+            })
+            .collect(),
+    );
+    let copied = copy(ctx, selected, &uids, mailbox, Numbering::Uid)?;
+    out.untagged_status(Status::Ok, copied.code.as_ref(), "Moved UIDs")?;
+    let mut marked = Vec::new();
+    for &uid in &moved {
+        let Ok(index) = selected.mailbox.index_of_uid(uid) else {
+            continue;
+        };
+        match selected
+            .mailbox
+            .change_flags(index, FlagChange::Add, SystemFlags::DELETED, &[])
+        {
+            Ok(true) => marked.push(uid),
+            Ok(false) => {}
+            Err(e) => log::warn!("MOVE: marking UID {uid} \\Deleted: {e}"),
+        }
+    }
+    match super::expunge::expunge_synced(selected, Some(&uids), out) {
+        Ok(_) => Ok(Completion::done("MOVE")),
+        Err(e) => {
+            for uid in marked {
+                if let Ok(index) = selected.mailbox.index_of_uid(uid) {
+                    let _ = selected.mailbox.change_flags(
+                        index,
+                        FlagChange::Remove,
+                        SystemFlags::DELETED,
+                        &[],
+                    );
+                }
+            }
+            log::warn!("MOVE: copied, but the source could not be expunged: {e:?}");
+            Err(match e {
+                CommandError::No { code, text } => CommandError::No {
+                    code,
+                    text: format!("Messages were copied but not removed: {text}"),
+                },
+                other => other,
+            })
+        }
+    }
 }
 
 #[cfg(test)]

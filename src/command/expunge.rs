@@ -37,6 +37,17 @@ pub fn expunge<W: Write>(
     }
     // Others' changes first, so that our indices mean what the client thinks.
     updates::sync(selected, out)?;
+    expunge_synced(selected, uids, out)
+}
+
+/// The expunge itself, once the client has been told of others' changes
+/// (MOVE reports them before its copy, so that a move into the selected
+/// mailbox reads as EXPUNGE, then EXISTS).
+pub fn expunge_synced<W: Write>(
+    selected: &mut Selected,
+    uids: Option<&SequenceSet>,
+    out: &mut ResponseWriter<W>,
+) -> CommandResult {
     let removed = selected.mailbox.expunge(uids).map_err(updates::fatal)?;
     write_expunged(out, &removed)?;
     // Mail delivered while we expunged is in the index now but not yet known

@@ -133,6 +133,12 @@ pub enum CommandBody {
         mailbox: MailboxName,
         numbering: Numbering,
     },
+    /// RFC 6851 MOVE / UID MOVE.
+    Move {
+        set: SequenceSet,
+        mailbox: MailboxName,
+        numbering: Numbering,
+    },
 }
 
 impl CommandBody {
@@ -168,6 +174,7 @@ impl CommandBody {
             CommandBody::Fetch { .. } => "FETCH",
             CommandBody::Store { .. } => "STORE",
             CommandBody::Copy { .. } => "COPY",
+            CommandBody::Move { .. } => "MOVE",
         }
     }
 }

@@ -329,6 +329,20 @@ pub(crate) fn copy(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBod
     ))
 }
 
+/// `move = "MOVE" SP sequence-set SP mailbox` (RFC 6851 §4)
+pub(crate) fn move_to(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
+    let (rest, set) = arg(input, "sequence set", sequence_set)?;
+    let (rest, mailbox) = arg(rest, "mailbox name", mailbox)?;
+    Ok((
+        rest,
+        CommandBody::Move {
+            set,
+            mailbox,
+            numbering,
+        },
+    ))
+}
+
 /// `uid-expunge = "UID" SP "EXPUNGE" SP sequence-set` (RFC 4315)
 pub(crate) fn uid_expunge(input: &[u8]) -> PResult<'_, CommandBody> {
     let (rest, set) = arg(input, "sequence set", sequence_set)?;

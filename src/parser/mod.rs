@@ -149,6 +149,7 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
         b"FETCH" => fetch::fetch(rest, Numbering::Sequence)?,
         b"STORE" => commands::store(rest, Numbering::Sequence)?,
         b"COPY" => commands::copy(rest, Numbering::Sequence)?,
+        b"MOVE" => commands::move_to(rest, Numbering::Sequence)?,
         b"UID" => uid(rest)?,
         _ => return fail(format!("Unknown command {}", printable(name))),
     };
@@ -157,11 +158,12 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
 }
 
 /// `uid = "UID" SP (copy / fetch / search / store)`, plus RFC 4315
-/// `"UID" SP "EXPUNGE" SP sequence-set`.
+/// `"UID" SP "EXPUNGE" SP sequence-set` and RFC 6851 `"UID" SP move`.
 fn uid(input: &[u8]) -> PResult<'_, CommandBody> {
     let (rest, name) = arg(input, "UID command", atom)?;
     match name.to_ascii_uppercase().as_slice() {
         b"COPY" => commands::copy(rest, Numbering::Uid),
+        b"MOVE" => commands::move_to(rest, Numbering::Uid),
         b"FETCH" => fetch::fetch(rest, Numbering::Uid),
         b"SEARCH" => search::search(rest, Numbering::Uid),
         b"STORE" => commands::store(rest, Numbering::Uid),
@@ -508,6 +510,23 @@ pub(crate) mod tests {
                 C::Copy {
                     set: set("5"),
                     mailbox: mbox("Old Mail"),
+                    numbering: Numbering::Uid,
+                },
+            ),
+            // RFC 6851 §4: move = "MOVE" SP sequence-set SP mailbox; "UID" SP move.
+            (
+                b"a MOVE 1:3,7 Trash\r\n",
+                C::Move {
+                    set: set("1:3,7"),
+                    mailbox: mbox("Trash"),
+                    numbering: Numbering::Sequence,
+                },
+            ),
+            (
+                b"a uid move 5:* \"Deleted Items\"\r\n",
+                C::Move {
+                    set: set("5:*"),
+                    mailbox: mbox("Deleted Items"),
                     numbering: Numbering::Uid,
                 },
             ),
@@ -990,6 +1009,11 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             (b"a UID NOOP\r\n", invalid("a", "Unknown UID command NOOP")),
             (b"a UID EXPUNGE\r\n", invalid("a", "Missing sequence set")),
             (b"a COPY 1\r\n", invalid("a", "Missing mailbox name")),
+            (b"a MOVE 1\r\n", invalid("a", "Missing mailbox name")),
+            (
+                b"a UID MOVE x Trash\r\n",
+                invalid("a", "Invalid sequence set"),
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse_command(input), expected, "{}", printable(input));
@@ -1065,6 +1089,14 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
 
             let text = format!("c {uid}COPY {set} Trash\r\n");
             let expected = CommandBody::Copy {
+                set: set.clone(),
+                mailbox: mbox("Trash"),
+                numbering,
+            };
+            assert_eq!(body(text.as_bytes()), expected, "{text}");
+
+            let text = format!("m {uid}MOVE {set} Trash\r\n");
+            let expected = CommandBody::Move {
                 set,
                 mailbox: mbox("Trash"),
                 numbering,

@@ -245,7 +245,7 @@ impl Session {
     pub fn capabilities(&self) -> String {
         // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE NAMESPACE CHILDREN STATUS=SIZE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -614,6 +614,17 @@ impl Session {
                 };
                 command::copy::copy(ctx, sel, &set, &mailbox.0, numbering)
             }
+            C::Move {
+                set,
+                mailbox,
+                numbering,
+            } => {
+                let ctx = &self.context;
+                let State::Selected(sel) = &mut self.state else {
+                    return Err(CommandError::bad("No mailbox selected"));
+                };
+                command::copy::move_messages(ctx, sel, &set, &mailbox.0, numbering, out)
+            }
             C::Append {
                 mailbox,
                 flags,
@@ -746,12 +757,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE NAMESPACE CHILDREN STATUS=SIZE \
              LOGINDISABLED] mailhost"
         ));
     }

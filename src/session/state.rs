@@ -68,6 +68,7 @@ pub fn is_allowed(state: &State, body: &CommandBody) -> Result<(), &'static str>
             | C::Fetch { .. }
             | C::Store { .. }
             | C::Copy { .. }
+            | C::Move { .. }
     );
     if any {
         return Ok(());
