@@ -11,14 +11,14 @@ use std::borrow::Cow;
 
 use nom::bytes::complete::take_while1;
 
-use super::ast::{CommandBody, Secret, StatusItem, StoreMode, StoreResponse};
+use super::ast::{CommandBody, MailboxName, Secret, StatusItem, StoreMode, StoreResponse};
 use super::core::{
     PResult, arg, astring, at_argument_end, atom, commit, fail, flag, flag_list, list_mailbox,
     literal, literal8, mailbox, mismatch, nil, nstring, printable, string, utf8,
 };
 use super::datetime::date_time;
 use super::sequence::sequence_set;
-use crate::types::{Flag, Numbering};
+use crate::types::{Flag, Numbering, SequenceSet};
 
 /// RFC 2971 §3.3: "Implementations MUST NOT send more than 30 field-value pairs."
 const MAX_ID_PARAMETERS: usize = 30;
@@ -317,8 +317,7 @@ fn store_flags(input: &[u8]) -> PResult<'_, Vec<Flag>> {
 
 /// `copy = "COPY" SP sequence-set SP mailbox`
 pub(crate) fn copy(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
-    let (rest, set) = arg(input, "sequence set", sequence_set)?;
-    let (rest, mailbox) = arg(rest, "mailbox name", mailbox)?;
+    let (rest, (set, mailbox)) = set_and_mailbox(input)?;
     Ok((
         rest,
         CommandBody::Copy {
@@ -331,8 +330,7 @@ pub(crate) fn copy(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBod
 
 /// `move = "MOVE" SP sequence-set SP mailbox` (RFC 6851 §4)
 pub(crate) fn move_to(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
-    let (rest, set) = arg(input, "sequence set", sequence_set)?;
-    let (rest, mailbox) = arg(rest, "mailbox name", mailbox)?;
+    let (rest, (set, mailbox)) = set_and_mailbox(input)?;
     Ok((
         rest,
         CommandBody::Move {
@@ -341,6 +339,13 @@ pub(crate) fn move_to(input: &[u8], numbering: Numbering) -> PResult<'_, Command
             numbering,
         },
     ))
+}
+
+/// `SP sequence-set SP mailbox`, the arguments COPY and MOVE share.
+fn set_and_mailbox(input: &[u8]) -> PResult<'_, (SequenceSet, MailboxName)> {
+    let (rest, set) = arg(input, "sequence set", sequence_set)?;
+    let (rest, mailbox) = arg(rest, "mailbox name", mailbox)?;
+    Ok((rest, (set, mailbox)))
 }
 
 /// `uid-expunge = "UID" SP "EXPUNGE" SP sequence-set` (RFC 4315)
