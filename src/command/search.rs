@@ -25,7 +25,7 @@ use chrono::{DateTime, NaiveDate};
 use super::{CommandError, CommandResult, Completion, Selected, SeqNumbers};
 use crate::mailstore::MessageEntry;
 use crate::mime::decode::TextNeedle;
-use crate::parser::ast::SearchKey;
+use crate::parser::ast::{SearchKey, SearchReturn};
 use crate::response::{Code, ResponseWriter};
 use crate::types::{Numbering, SequenceSet, SystemFlags};
 
@@ -39,12 +39,26 @@ const MAX_KEY_DEPTH: usize = 64;
 /// also the list sent in `[BADCHARSET (...)]`.
 const CHARSETS: [&str; 2] = ["US-ASCII", "UTF-8"];
 
-/// Runs SEARCH: `* SEARCH n...` then the completion.
+/// How the hits are reported.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    /// `* SEARCH n n n` (RFC 3501 §7.2.5).
+    Search,
+    /// `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set` (RFC 4731 §3)
+    /// for `RETURN (options)`; no options means ALL.
+    Esearch {
+        tag: &'a str,
+        options: &'a [SearchReturn],
+    },
+}
+
+/// Runs SEARCH: `* SEARCH n...` (or `* ESEARCH`) then the completion.
 pub fn search<W: Write>(
     selected: &mut Selected,
     charset: Option<&str>,
     criteria: &SearchKey,
     numbering: Numbering,
+    answer: Answer<'_>,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
     check_charset(charset)?;
@@ -81,8 +95,48 @@ pub fn search<W: Write>(
             });
         }
     }
-    write_search(out, &hits)?;
+    match answer {
+        Answer::Search => write_search(out, &hits)?,
+        Answer::Esearch { tag, options } => write_esearch(out, tag, numbering, options, &hits)?,
+    }
     Ok(Completion::done("SEARCH"))
+}
+
+/// `* ESEARCH (TAG "t") [UID] ...` (RFC 4731 §3.1): MIN, MAX and ALL only
+/// when something matched, COUNT always; the data in the order MIN MAX COUNT
+/// ALL whatever order the client asked in. `hits` are ascending.
+fn write_esearch<W: Write>(
+    out: &mut ResponseWriter<W>,
+    tag: &str,
+    numbering: Numbering,
+    options: &[SearchReturn],
+    hits: &[u32],
+) -> std::io::Result<()> {
+    let wants =
+        |o: SearchReturn| options.contains(&o) || (options.is_empty() && o == SearchReturn::All);
+    out.raw(b"* ESEARCH (TAG ")?;
+    out.string(tag.as_bytes())?;
+    out.raw(b")")?;
+    if numbering == Numbering::Uid {
+        out.raw(b" UID")?;
+    }
+    if let (true, Some(min)) = (wants(SearchReturn::Min), hits.first()) {
+        out.raw(b" MIN ")?;
+        out.number(u64::from(*min))?;
+    }
+    if let (true, Some(max)) = (wants(SearchReturn::Max), hits.last()) {
+        out.raw(b" MAX ")?;
+        out.number(u64::from(*max))?;
+    }
+    if wants(SearchReturn::Count) {
+        out.raw(b" COUNT ")?;
+        out.number(hits.len() as u64)?;
+    }
+    if wants(SearchReturn::All) && !hits.is_empty() {
+        out.raw(b" ALL ")?;
+        out.raw(super::updates::number_set(hits.iter().copied()).as_bytes())?;
+    }
+    out.end_line()
 }
 
 /// `* SEARCH n n n` (RFC 3501 §7.2.5), one line even when nothing matched.

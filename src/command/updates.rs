@@ -206,9 +206,15 @@ pub fn flag_lists(keywords: &[String], read_only: bool) -> (Vec<String>, Vec<Str
 /// `a:b`, in the order given (COPYUID pairs source and destination UIDs by
 /// position, so the order must not change).
 pub fn uid_set(uids: &[Uid]) -> String {
+    number_set(uids.iter().map(|u| u.get()))
+}
+
+/// Ascending numbers as a compact `sequence-set` (`1:3,7`), as ESEARCH's ALL
+/// and COPYUID give them.
+pub fn number_set(numbers: impl IntoIterator<Item = u32>) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut run: Option<(u32, u32)> = None;
-    for uid in uids.iter().map(|u| u.get()) {
+    for uid in numbers {
         run = match run {
             Some((first, last)) if last.checked_add(1) == Some(uid) => Some((first, uid)),
             Some(done) => {

@@ -115,6 +115,9 @@ pub enum CommandBody {
         charset: Option<String>,
         criteria: SearchKey,
         numbering: Numbering,
+        /// RFC 4731 `RETURN (...)`: `None` for a plain SEARCH (`* SEARCH`),
+        /// else the options (empty = ALL), answered with `* ESEARCH`.
+        ret: Option<Vec<SearchReturn>>,
     },
     Fetch {
         set: SequenceSet,
@@ -309,4 +312,13 @@ pub enum SearchKey {
     SequenceSet(SequenceSet),
     /// A parenthesised list, or the implicit AND of several keys.
     And(Vec<SearchKey>),
+}
+
+/// `search-return-opt` (RFC 4731 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchReturn {
+    Min,
+    Max,
+    All,
+    Count,
 }

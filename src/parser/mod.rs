@@ -437,6 +437,7 @@ pub(crate) mod tests {
                     charset: None,
                     criteria: SearchKey::All,
                     numbering: Numbering::Sequence,
+                    ret: None,
                 },
             ),
             (
@@ -445,6 +446,40 @@ pub(crate) mod tests {
                     charset: Some("UTF-8".into()),
                     criteria: SearchKey::Unseen,
                     numbering: Numbering::Uid,
+                    ret: None,
+                },
+            ),
+            // RFC 4731 §3: search-return-opts, before CHARSET; () means ALL.
+            (
+                b"a UID SEARCH RETURN (MIN count max all) CHARSET UTF-8 UNSEEN\r\n",
+                C::Search {
+                    charset: Some("UTF-8".into()),
+                    criteria: SearchKey::Unseen,
+                    numbering: Numbering::Uid,
+                    ret: Some(vec![
+                        SearchReturn::Min,
+                        SearchReturn::Count,
+                        SearchReturn::Max,
+                        SearchReturn::All,
+                    ]),
+                },
+            ),
+            (
+                b"a SEARCH return () ALL\r\n",
+                C::Search {
+                    charset: None,
+                    criteria: SearchKey::All,
+                    numbering: Numbering::Sequence,
+                    ret: Some(vec![]),
+                },
+            ),
+            (
+                b"a SEARCH RETURN (COUNT COUNT) SEEN\r\n",
+                C::Search {
+                    charset: None,
+                    criteria: SearchKey::Seen,
+                    numbering: Numbering::Sequence,
+                    ret: Some(vec![SearchReturn::Count]),
                 },
             ),
             (
@@ -691,6 +726,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                         SearchKey::Not(Box::new(SearchKey::From("Smith".into()))),
                     ]),
                     numbering: Numbering::Sequence,
+                    ret: None,
                 },
             ),
             (
@@ -700,6 +736,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                     charset: None,
                     criteria: SearchKey::Text("string not in mailbox".into()),
                     numbering: Numbering::Sequence,
+                    ret: None,
                 },
             ),
             (
@@ -709,6 +746,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                     charset: Some("UTF-8".into()),
                     criteria: SearchKey::Text("XXXXXX".into()),
                     numbering: Numbering::Sequence,
+                    ret: None,
                 },
             ),
             (
@@ -1011,6 +1049,18 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             (b"a COPY 1\r\n", invalid("a", "Missing mailbox name")),
             (b"a MOVE 1\r\n", invalid("a", "Missing mailbox name")),
             (
+                b"a SEARCH RETURN (SAVE) ALL\r\n",
+                invalid("a", "Unknown RETURN option SAVE"),
+            ),
+            (
+                b"a SEARCH RETURN (MIN ALL\r\n",
+                invalid("a", "Invalid RETURN options"),
+            ),
+            (
+                b"a SEARCH RETURN (MIN)ALL\r\n",
+                invalid("a", "Invalid search criteria"),
+            ),
+            (
                 b"a UID MOVE x Trash\r\n",
                 invalid("a", "Invalid sequence set"),
             ),
@@ -1074,6 +1124,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 charset: None,
                 criteria,
                 numbering,
+                ret: None,
             };
             assert_eq!(body(&text), expected, "{}", String::from_utf8_lossy(&text));
 

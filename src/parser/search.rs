@@ -22,7 +22,7 @@ use std::borrow::Cow;
 
 use encoding_rs::Encoding;
 
-use super::ast::{CommandBody, SearchKey};
+use super::ast::{CommandBody, SearchKey, SearchReturn};
 use super::core::{
     PResult, SyntaxError, arg, astring, atom, commit, fail, mismatch, number, printable, utf8,
 };
@@ -40,6 +40,7 @@ pub(crate) const MAX_SEARCH_DEPTH: usize = 64;
 /// Several top-level keys become [`SearchKey::And`]; a single key is returned
 /// as itself.
 pub(crate) fn search(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
+    let (input, ret) = search_return_opts(input)?;
     let (input, charset) = charset(input)?;
     let decoder = TextDecoder::for_charset(charset.as_deref());
     let (mut input, first) = arg(input, "search criteria", |i| search_key(i, decoder, 1))?;
@@ -64,8 +65,47 @@ pub(crate) fn search(input: &[u8], numbering: Numbering) -> PResult<'_, CommandB
             charset,
             criteria,
             numbering,
+            ret,
         },
     ))
+}
+
+/// `search-return-opts = SP "RETURN" SP "(" [search-return-opt
+/// *(SP search-return-opt)] ")"` (RFC 4731 §3); each option once, unknown
+/// ones BAD.
+fn search_return_opts(input: &[u8]) -> PResult<'_, Option<Vec<SearchReturn>>> {
+    const RETURN: &[u8] = b" RETURN (";
+    let Some(head) = input.get(..RETURN.len()) else {
+        return Ok((input, None));
+    };
+    if !head.eq_ignore_ascii_case(RETURN) {
+        return Ok((input, None));
+    }
+    let mut rest = input.get(RETURN.len()..).unwrap_or_default();
+    let mut options = Vec::new();
+    loop {
+        if let Some(tail) = rest.strip_prefix(b")") {
+            return Ok((tail, Some(options)));
+        }
+        if !options.is_empty() {
+            rest = match rest.strip_prefix(b" ") {
+                Some(tail) => tail,
+                None => return fail("Invalid RETURN options"),
+            };
+        }
+        let (tail, word) = atom(rest).or_else(|_| fail("Invalid RETURN options"))?;
+        let option = match word.to_ascii_uppercase().as_slice() {
+            b"MIN" => SearchReturn::Min,
+            b"MAX" => SearchReturn::Max,
+            b"ALL" => SearchReturn::All,
+            b"COUNT" => SearchReturn::Count,
+            _ => return fail(format!("Unknown RETURN option {}", printable(word))),
+        };
+        if !options.contains(&option) {
+            options.push(option);
+        }
+        rest = tail;
+    }
 }
 
 /// `[SP "CHARSET" SP astring]`

@@ -245,7 +245,7 @@ impl Session {
     pub fn capabilities(&self) -> String {
         // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH NAMESPACE CHILDREN STATUS=SIZE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -290,7 +290,7 @@ impl Session {
         // response and a dead process. The stream may be mid-literal, so the only
         // safe answer is BYE; the panic itself is logged by the hook `main` installs.
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            let result = self.dispatch(body, out);
+            let result = self.dispatch(&tag, body, out);
             self.publish_changes();
             // RFC 3501 §7: untagged updates go before the tagged completion.
             // If the mailbox turns out to be beyond repair, the command's own
@@ -517,6 +517,7 @@ impl Session {
 
     fn dispatch<W: Write>(
         &mut self,
+        tag: &str,
         body: CommandBody,
         out: &mut ResponseWriter<W>,
     ) -> command::CommandResult {
@@ -589,9 +590,14 @@ impl Session {
                 charset,
                 criteria,
                 numbering,
+                ret,
             } => {
                 let sel = self.selected()?;
-                command::search::search(sel, charset.as_deref(), &criteria, numbering, out)
+                let answer = match &ret {
+                    None => command::search::Answer::Search,
+                    Some(options) => command::search::Answer::Esearch { tag, options },
+                };
+                command::search::search(sel, charset.as_deref(), &criteria, numbering, answer, out)
             }
             C::Store {
                 set,
@@ -757,12 +763,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH NAMESPACE CHILDREN STATUS=SIZE \
              LOGINDISABLED] mailhost"
         ));
     }

@@ -705,7 +705,49 @@ const CODEC_EXEMPTIONS: &[(&[u8], &str)] = &[
     // RFC 2971 `id-response = "ID" SP id-params-list`: imap-codec 1.0's `Data` has no
     // ID variant (it parses the ID *command*, not the response).
     (b"* ID ", "RFC 2971 ID response"),
+    // RFC 4731 `esearch-response`: not in imap-codec 1.0; checked by
+    // `check_esearch` instead.
+    (b"* ESEARCH ", "RFC 4731 ESEARCH response"),
 ];
+
+/// RFC 4731 §3 `esearch-response = "ESEARCH" [search-correlator] [SP "UID"]
+/// *(SP search-return-data)`, for the data MIN, MAX, COUNT and ALL.
+fn check_esearch(raw: &[u8]) -> Result<(), String> {
+    let bad = || format!("malformed ESEARCH: {:?}", String::from_utf8_lossy(raw));
+    let line = std::str::from_utf8(raw).map_err(|_| bad())?;
+    let mut rest = line
+        .strip_prefix("* ESEARCH")
+        .and_then(|r| r.strip_suffix("\r\n"))
+        .ok_or_else(bad)?;
+    if let Some(r) = rest.strip_prefix(" (TAG \"") {
+        let end = r.find("\")").ok_or_else(bad)?;
+        rest = r.get(end + 2..).ok_or_else(bad)?;
+    }
+    if let Some(r) = rest.strip_prefix(" UID") {
+        rest = r;
+    }
+    let words: Vec<&str> = rest.split(' ').skip(1).collect();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let set = |w: &str| {
+        !w.is_empty()
+            && w.split(',').all(|r| {
+                r.split(':').count() <= 2
+                    && r.split(':').all(|n| n.parse::<u32>().is_ok_and(|n| n > 0))
+            })
+    };
+    let pairs = words.chunks(2);
+    for pair in pairs {
+        match pair {
+            ["MIN" | "MAX", n] if n.parse::<u32>().is_ok_and(|n| n > 0) => {}
+            ["COUNT", n] if n.parse::<u32>().is_ok() => {}
+            ["ALL", s] if set(s) => {}
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
+}
 
 /// Every response must parse as RFC 3501 `response` (imap-codec `ResponseCodec`),
 /// consuming all its bytes.
@@ -714,7 +756,12 @@ pub fn check_with_imap_codec(raw: &[u8]) -> Result<(), String> {
         .iter()
         .find(|(prefix, _)| raw.starts_with(prefix))
     {
-        return check_exempt(raw);
+        check_exempt(raw)?;
+        return if raw.starts_with(b"* ESEARCH ") {
+            check_esearch(raw)
+        } else {
+            Ok(())
+        };
     }
     match ResponseCodec::default().decode(raw) {
         Ok(([], _)) => Ok(()),
