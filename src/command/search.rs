@@ -226,6 +226,12 @@ enum Test {
         set: bool,
     },
     Larger(u32),
+    /// WITHIN: INTERNALDATE (UTC seconds) at or before this instant (OLDER),
+    /// or after it (YOUNGER, `older: false`).
+    Age {
+        cutoff: i64,
+        older: bool,
+    },
     Smaller(u32),
     /// BEFORE / ON / SINCE on INTERNALDATE.
     Internal(DateTest, NaiveDate),
@@ -311,6 +317,14 @@ impl Test {
                 set: false,
             },
             SearchKey::Larger(n) => Test::Larger(*n),
+            SearchKey::Older(n) => Test::Age {
+                cutoff: chrono::Utc::now().timestamp() - i64::from(*n),
+                older: true,
+            },
+            SearchKey::Younger(n) => Test::Age {
+                cutoff: chrono::Utc::now().timestamp() - i64::from(*n),
+                older: false,
+            },
             SearchKey::Smaller(n) => Test::Smaller(*n),
             SearchKey::Before(d) => Test::Internal(DateTest::Before, *d),
             SearchKey::On(d) => Test::Internal(DateTest::On, *d),
@@ -366,6 +380,7 @@ impl Test {
             | Test::New
             | Test::Keyword { .. }
             | Test::Larger(_)
+            | Test::Age { .. }
             | Test::Smaller(_)
             | Test::Internal(..)
             | Test::Uid(_)
@@ -396,6 +411,7 @@ impl Test {
             }
             // RFC 3501: LARGER/SMALLER compare RFC822.SIZE strictly.
             Test::Larger(n) => m.entry.rfc822_size > *n,
+            Test::Age { cutoff, older } => (m.entry.internal_date <= *cutoff) == *older,
             Test::Smaller(n) => m.entry.rfc822_size < *n,
             Test::Internal(test, date) => {
                 internal_day(m.entry).is_some_and(|d| test.holds(d, *date))

@@ -287,6 +287,10 @@ pub enum SearchKey {
     Keyword(String),
     Larger(u32),
     New,
+    /// RFC 5032 `OLDER n`: INTERNALDATE at least n seconds ago.
+    Older(u32),
+    /// RFC 5032 `YOUNGER n`: INTERNALDATE less than n seconds ago.
+    Younger(u32),
     Not(Box<SearchKey>),
     Old,
     On(NaiveDate),

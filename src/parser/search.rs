@@ -203,6 +203,10 @@ fn search_key(input: &[u8], decoder: TextDecoder, depth: usize) -> PResult<'_, S
         Ok((rest, utf8(Cow::Borrowed(k), "Keyword")?))
     };
     let size = |rest| arg(rest, &format!("number after {label}"), number);
+    let interval = |rest| match size(rest) {
+        Ok((_, 0)) => fail(format!("{label} needs an interval of at least 1 second")),
+        other => other,
+    };
 
     let key = match name.as_slice() {
         b"ALL" => (rest, K::All),
@@ -236,6 +240,9 @@ fn search_key(input: &[u8], decoder: TextDecoder, depth: usize) -> PResult<'_, S
         b"UNKEYWORD" => with(keyword(rest)?, K::Unkeyword),
         b"LARGER" => with(size(rest)?, K::Larger),
         b"SMALLER" => with(size(rest)?, K::Smaller),
+        // RFC 5032 WITHIN: "OLDER" SP nz-number / "YOUNGER" SP nz-number.
+        b"OLDER" => with(interval(rest)?, K::Older),
+        b"YOUNGER" => with(interval(rest)?, K::Younger),
         b"UID" => with(arg(rest, "sequence set after UID", sequence_set)?, K::Uid),
         b"NOT" => with(nested(rest)?, |k| K::Not(Box::new(k))),
         b"OR" => {
@@ -332,6 +339,8 @@ pub(crate) mod tests {
             K::Unkeyword(k) => format!("UNKEYWORD {k}").into_bytes(),
             K::Larger(n) => format!("LARGER {n}").into_bytes(),
             K::Smaller(n) => format!("SMALLER {n}").into_bytes(),
+            K::Older(n) => format!("OLDER {n}").into_bytes(),
+            K::Younger(n) => format!("YOUNGER {n}").into_bytes(),
             K::Uid(set) => format!("UID {set}").into_bytes(),
             K::SequenceSet(set) => set.to_string().into_bytes(),
             K::Header(f, v) => [with_string("HEADER", f), b" ".to_vec(), render_string(v)].concat(),
@@ -380,7 +389,7 @@ pub(crate) mod tests {
             )
             .unwrap_or_default()
         };
-        let leaves = 33;
+        let leaves = 35;
         let choice = if depth >= 4 {
             rng.below(leaves)
         } else {
@@ -423,8 +432,10 @@ pub(crate) mod tests {
                 ["Subject", "X-Spam", "List-Id"][rng.below(3) as usize].into(),
                 s(rng),
             ),
-            33 => K::Not(Box::new(random_key(rng, depth + 1))),
-            34 => K::Or(
+            33 => K::Older(1 + rng.below(u32::MAX - 1)),
+            34 => K::Younger(1 + rng.below(u32::MAX - 1)),
+            35 => K::Not(Box::new(random_key(rng, depth + 1))),
+            36 => K::Or(
                 Box::new(random_key(rng, depth + 1)),
                 Box::new(random_key(rng, depth + 1)),
             ),
@@ -496,6 +507,9 @@ pub(crate) mod tests {
             (b" SENTBEFORE 1-Jan-2001", K::SentBefore(ymd(2001, 1, 1))),
             (b" SENTSINCE 1-Jan-2001", K::SentSince(ymd(2001, 1, 1))),
             (b" ON 1-Jan-2001", K::On(ymd(2001, 1, 1))),
+            // RFC 5032 §4: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
+            (b" OLDER 3600", K::Older(3600)),
+            (b" younger 1", K::Younger(1)),
             (
                 b" LARGER 1000 SMALLER 0",
                 K::And(vec![K::Larger(1000), K::Smaller(0)]),
@@ -588,6 +602,8 @@ pub(crate) mod tests {
             (b" SINCE 1-Foo-1994", "Invalid date after SINCE"),
             (b" SINCE 31-Feb-1994", "Invalid date after SINCE"),
             (b" LARGER x", "Invalid number after LARGER"),
+            (b" OLDER 0", "OLDER needs an interval of at least 1 second"),
+            (b" YOUNGER", "Missing number after YOUNGER"),
             (b" LARGER 4294967296", "Number 4294967296 is too large"),
             (b" UID 0", "Invalid sequence set after UID"),
             (b" 0", "Invalid sequence set"),

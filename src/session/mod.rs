@@ -245,7 +245,7 @@ impl Session {
     pub fn capabilities(&self) -> String {
         // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -763,12 +763,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE \
              LOGINDISABLED] mailhost"
         ));
     }

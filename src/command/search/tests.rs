@@ -471,3 +471,20 @@ fn search_addresses_like_imaptest() {
         assert_eq!(got, want, "{key:?}");
     }
 }
+
+/// RFC 5032 WITHIN: OLDER and YOUNGER split messages at now minus the interval.
+#[test]
+fn within_older_younger() {
+    use SearchKey::*;
+    let mut e = entry(1);
+    e.internal_date = chrono::Utc::now().timestamp() - 1000;
+    let cases = [
+        (Older(10), true),
+        (Younger(10), false),
+        (Older(100_000), false),
+        (Younger(100_000), true),
+    ];
+    for (key, want) in cases {
+        assert_eq!(eval(&key, &e, &no_text()), want, "{key:?}");
+    }
+}
