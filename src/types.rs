@@ -89,6 +89,25 @@ impl SequenceSet {
         }])
     }
 
+    /// The set of `numbers` (ascending; zeros are skipped), one range per run
+    /// of consecutive numbers, so that membership tests stay cheap.
+    pub fn of_ascending(numbers: impl IntoIterator<Item = u32>) -> Self {
+        let mut ranges: Vec<SeqRange> = Vec::new();
+        for n in numbers.into_iter().filter_map(NonZeroU32::new) {
+            match ranges.last_mut() {
+                Some(SeqRange {
+                    last: SeqBound::Value(last),
+                    ..
+                }) if last.get().checked_add(1) == Some(n.get()) => *last = n,
+                _ => ranges.push(SeqRange {
+                    first: SeqBound::Value(n),
+                    last: SeqBound::Value(n),
+                }),
+            }
+        }
+        SequenceSet(ranges)
+    }
+
     /// Each range as inclusive `(low, high)` with `*` replaced by `largest` and the two
     /// ends put in order ("2:4" and "4:2" are the same, RFC 3501 §9).
     ///
@@ -248,6 +267,14 @@ impl SystemFlags {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn of_ascending_merges_runs() {
+        let set = super::SequenceSet::of_ascending([0, 1, 2, 3, 7, 9, 10]);
+        assert_eq!(set.to_string(), "1:3,7,9:10");
+        assert_eq!(set.sequence_numbers(20), [1, 2, 3, 7, 9, 10]);
+        assert!(super::SequenceSet::of_ascending([]).0.is_empty());
+    }
+
     use super::*;
 
     fn set(ranges: &[(u32, u32)]) -> SequenceSet {

@@ -25,7 +25,7 @@ use super::{CommandError, CommandResult, Completion, Context, Selected, fetch};
 use crate::mailstore::write::{FlagChange, NewMessage};
 use crate::mailstore::{Mailbox, MessageEntry};
 use crate::response::{Code, ResponseWriter, Status};
-use crate::types::{Numbering, SeqBound, SeqRange, SequenceSet, SystemFlags, Uid};
+use crate::types::{Numbering, SequenceSet, SystemFlags, Uid};
 
 /// Runs COPY / UID COPY. It writes no untagged response itself.
 pub fn copy(
@@ -190,16 +190,7 @@ pub fn move_messages<W: std::io::Write>(
     }
     // Others' changes are reported now; the set is by UID from here on.
     super::updates::sync(selected, out)?;
-    let uids = SequenceSet(
-        moved
-            .iter()
-            .filter_map(|&u| std::num::NonZeroU32::new(u))
-            .map(|n| SeqRange {
-                first: SeqBound::Value(n),
-                last: SeqBound::Value(n),
-            })
-            .collect(),
-    );
+    let uids = SequenceSet::of_ascending(moved.iter().copied());
     let copied = copy(ctx, selected, &uids, mailbox, Numbering::Uid)?;
     out.untagged_status(Status::Ok, copied.code.as_ref(), "Moved UIDs")?;
     let mut marked = Vec::new();

@@ -376,14 +376,6 @@ impl Mailbox {
         self.write_changes(None, &settings).map(drop)
     }
 
-    /// Writes pending flag changes now (a checkpoint), so that another of our
-    /// sessions sharing the mailbox sees them at once. Changes made by others
-    /// are folded in as at any checkpoint; until a refresh reports them, the
-    /// client's sequence numbers are kept by [`Mailbox::client_view`].
-    pub fn publish(&mut self) -> Result<(), StoreError> {
-        self.checkpoint()
-    }
-
     /// Removes the messages flagged \Deleted — only those whose UIDs are in
     /// `uids` when given (UID EXPUNGE). Returns their indices before removal,
     /// ascending.

@@ -62,7 +62,6 @@ pub enum Code {
     Unavailable,
     ClientBug,
     OverQuota,
-    ExpungeIssued,
     /// RFC 4315.
     AppendUid {
         validity: u32,
@@ -103,7 +102,6 @@ impl fmt::Display for Code {
             Code::Unavailable => f.write_str("UNAVAILABLE"),
             Code::ClientBug => f.write_str("CLIENTBUG"),
             Code::OverQuota => f.write_str("OVERQUOTA"),
-            Code::ExpungeIssued => f.write_str("EXPUNGEISSUED"),
             Code::AppendUid { validity, uids } => write!(f, "APPENDUID {validity} {uids}"),
             Code::CopyUid {
                 validity,

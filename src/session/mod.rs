@@ -291,12 +291,14 @@ impl Session {
         // safe answer is BYE; the panic itself is logged by the hook `main` installs.
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let result = self.dispatch(&tag, body, out);
-            self.publish_changes();
             // RFC 3501 §7: untagged updates go before the tagged completion.
             // If the mailbox turns out to be beyond repair, the command's own
             // result still stands (an APPEND elsewhere did happen): BYE, then
             // that result, then close.
             let completed = matches!(result, Ok(_) | Err(CommandError::No { .. }));
+            if completed {
+                self.publish_changes();
+            }
             if !(completed && reports) {
                 return (result, Ok(()));
             }
@@ -373,7 +375,9 @@ impl Session {
         if !sel.session_lock.as_ref().is_some_and(|l| l.has_company()) {
             return;
         }
-        if let Err(e) = sel.mailbox.publish() {
+        // A checkpoint folds in what others changed; until a refresh reports
+        // it, the client's sequence numbers are kept (Mailbox::client_view).
+        if let Err(e) = sel.mailbox.checkpoint() {
             log::warn!("{}: flag changes not shared yet: {e}", sel.name);
         }
     }
