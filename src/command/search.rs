@@ -15,7 +15,6 @@
 //! takes one message's index entry and text, so it is tested on hand-built
 //! entries and bytes.
 
-mod date;
 mod message;
 
 use std::io::Write;
@@ -464,7 +463,7 @@ fn internal_day(entry: &MessageEntry) -> Option<NaiveDate> {
 /// does (UW would treat the message as dated 0 and never match SENTSINCE).
 fn sent_day(date_field: Option<&[u8]>, entry: &MessageEntry) -> Option<NaiveDate> {
     date_field
-        .and_then(date::header_date)
+        .and_then(crate::mime::date::header_date)
         .or_else(|| internal_day(entry))
 }
 

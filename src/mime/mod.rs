@@ -9,10 +9,14 @@
 //! - [`structure`]: the tree of byte ranges (boundaries, nesting limits).
 //! - [`header`]: header fields, unfolding, `Content-*` interpretation.
 //! - [`envelope`]: the RFC 3501 §7.4.2 ENVELOPE fields and address lists.
+//! - [`date`]: Date: header values, read leniently.
+//! - [`subject`]: RFC 5256's base subject.
 
+pub mod date;
 pub mod envelope;
 pub mod header;
 pub mod structure;
+pub mod subject;
 
 pub mod decode;
 

@@ -142,6 +142,22 @@ pub enum CommandBody {
         mailbox: MailboxName,
         numbering: Numbering,
     },
+    /// RFC 5256 SORT / UID SORT; RFC 5267 ESORT adds `RETURN (...)`.
+    Sort {
+        criteria: Vec<SortCriterion>,
+        charset: String,
+        search: SearchKey,
+        numbering: Numbering,
+        /// As for SEARCH: `None` answers `* SORT`, options `* ESEARCH`.
+        ret: Option<Vec<SearchReturn>>,
+    },
+    /// RFC 5256 THREAD / UID THREAD.
+    Thread {
+        algorithm: ThreadAlgorithm,
+        charset: String,
+        search: SearchKey,
+        numbering: Numbering,
+    },
 }
 
 impl CommandBody {
@@ -178,6 +194,8 @@ impl CommandBody {
             CommandBody::Store { .. } => "STORE",
             CommandBody::Copy { .. } => "COPY",
             CommandBody::Move { .. } => "MOVE",
+            CommandBody::Sort { .. } => "SORT",
+            CommandBody::Thread { .. } => "THREAD",
         }
     }
 }
@@ -325,4 +343,32 @@ pub enum SearchReturn {
     Max,
     All,
     Count,
+}
+
+/// `sort-criterion = ["REVERSE" SP] sort-key` (RFC 5256 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    pub reverse: bool,
+    pub key: SortKey,
+}
+
+/// `sort-key` (RFC 5256 §4), with RFC 5957's DISPLAYFROM and DISPLAYTO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Arrival,
+    Cc,
+    Date,
+    From,
+    Size,
+    Subject,
+    To,
+    DisplayFrom,
+    DisplayTo,
+}
+
+/// `thread-alg` (RFC 5256 §4): the two algorithms RFC 5256 defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    OrderedSubject,
+    References,
 }

@@ -146,6 +146,8 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
         b"UNSELECT" => (rest, CommandBody::Unselect),
         b"EXPUNGE" => (rest, CommandBody::Expunge),
         b"SEARCH" => search::search(rest, Numbering::Sequence)?,
+        b"SORT" => search::sort(rest, Numbering::Sequence)?,
+        b"THREAD" => search::thread(rest, Numbering::Sequence)?,
         b"FETCH" => fetch::fetch(rest, Numbering::Sequence)?,
         b"STORE" => commands::store(rest, Numbering::Sequence)?,
         b"COPY" => commands::copy(rest, Numbering::Sequence)?,
@@ -158,7 +160,8 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
 }
 
 /// `uid = "UID" SP (copy / fetch / search / store)`, plus RFC 4315
-/// `"UID" SP "EXPUNGE" SP sequence-set` and RFC 6851 `"UID" SP move`.
+/// `"UID" SP "EXPUNGE" SP sequence-set`, RFC 6851 `"UID" SP move` and
+/// RFC 5256 `"UID" SP (sort / thread)`.
 fn uid(input: &[u8]) -> PResult<'_, CommandBody> {
     let (rest, name) = arg(input, "UID command", atom)?;
     match name.to_ascii_uppercase().as_slice() {
@@ -166,6 +169,8 @@ fn uid(input: &[u8]) -> PResult<'_, CommandBody> {
         b"MOVE" => commands::move_to(rest, Numbering::Uid),
         b"FETCH" => fetch::fetch(rest, Numbering::Uid),
         b"SEARCH" => search::search(rest, Numbering::Uid),
+        b"SORT" => search::sort(rest, Numbering::Uid),
+        b"THREAD" => search::thread(rest, Numbering::Uid),
         b"STORE" => commands::store(rest, Numbering::Uid),
         b"EXPUNGE" => commands::uid_expunge(rest),
         _ => fail(format!("Unknown UID command {}", printable(name))),

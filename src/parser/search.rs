@@ -22,7 +22,7 @@ use std::borrow::Cow;
 
 use encoding_rs::Encoding;
 
-use super::ast::{CommandBody, SearchKey, SearchReturn};
+use super::ast::{CommandBody, SearchKey, SearchReturn, SortCriterion, SortKey, ThreadAlgorithm};
 use super::core::{
     PResult, SyntaxError, arg, astring, atom, commit, fail, mismatch, number, printable, utf8,
 };
@@ -42,7 +42,128 @@ pub(crate) const MAX_SEARCH_DEPTH: usize = 64;
 pub(crate) fn search(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
     let (input, ret) = search_return_opts(input)?;
     let (input, charset) = charset(input)?;
-    let decoder = TextDecoder::for_charset(charset.as_deref());
+    let (input, criteria) = search_keys(input, charset.as_deref())?;
+    Ok((
+        input,
+        CommandBody::Search {
+            charset,
+            criteria,
+            numbering,
+            ret,
+        },
+    ))
+}
+
+/// `sort = ["UID" SP] "SORT" [search-return-opts] SP sort-criteria SP
+/// search-criteria` (RFC 5256 §4 with RFC 5267 §3's `RETURN`), where
+/// `search-criteria = charset 1*(SP search-key)`: the charset is required.
+pub(crate) fn sort(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
+    let (input, ret) = search_return_opts(input)?;
+    let (input, criteria) = arg(input, "sort criteria", sort_criteria)?;
+    let (input, charset) = arg(input, "charset", search_charset)?;
+    let (input, search) = search_keys(input, Some(&charset))?;
+    Ok((
+        input,
+        CommandBody::Sort {
+            criteria,
+            charset,
+            search,
+            numbering,
+            ret,
+        },
+    ))
+}
+
+/// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria`
+/// (RFC 5256 §4).
+pub(crate) fn thread(input: &[u8], numbering: Numbering) -> PResult<'_, CommandBody> {
+    let (input, algorithm) = arg(input, "threading algorithm", thread_alg)?;
+    let (input, charset) = arg(input, "charset", search_charset)?;
+    let (input, search) = search_keys(input, Some(&charset))?;
+    Ok((
+        input,
+        CommandBody::Thread {
+            algorithm,
+            charset,
+            search,
+            numbering,
+        },
+    ))
+}
+
+/// `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`,
+/// `sort-criterion = ["REVERSE" SP] sort-key` (RFC 5256 §4).
+fn sort_criteria(input: &[u8]) -> PResult<'_, Vec<SortCriterion>> {
+    let Some(mut rest) = input.strip_prefix(b"(") else {
+        return mismatch();
+    };
+    let mut criteria = Vec::new();
+    loop {
+        if !criteria.is_empty() {
+            if let Some(tail) = rest.strip_prefix(b")") {
+                return Ok((tail, criteria));
+            }
+            rest = match rest.strip_prefix(b" ") {
+                Some(tail) => tail,
+                None => return fail("Invalid sort criteria"),
+            };
+        }
+        let (tail, word) = atom(rest).or_else(|_| fail("Invalid sort criteria"))?;
+        let (tail, reverse, word) = if word.eq_ignore_ascii_case(b"REVERSE") {
+            let Some(after) = tail.strip_prefix(b" ") else {
+                return fail("Missing sort key after REVERSE");
+            };
+            let (after, key) = atom(after).or_else(|_| fail("Missing sort key after REVERSE"))?;
+            (after, true, key)
+        } else {
+            (tail, false, word)
+        };
+        let Some(key) = sort_key(word) else {
+            return fail(format!("Unknown sort key {}", printable(word)));
+        };
+        criteria.push(SortCriterion { reverse, key });
+        rest = tail;
+    }
+}
+
+/// `sort-key = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" /
+/// "TO"` (RFC 5256 §4), `/ "DISPLAYFROM" / "DISPLAYTO"` (RFC 5957 §3.1).
+fn sort_key(word: &[u8]) -> Option<SortKey> {
+    Some(match word.to_ascii_uppercase().as_slice() {
+        b"ARRIVAL" => SortKey::Arrival,
+        b"CC" => SortKey::Cc,
+        b"DATE" => SortKey::Date,
+        b"FROM" => SortKey::From,
+        b"SIZE" => SortKey::Size,
+        b"SUBJECT" => SortKey::Subject,
+        b"TO" => SortKey::To,
+        b"DISPLAYFROM" => SortKey::DisplayFrom,
+        b"DISPLAYTO" => SortKey::DisplayTo,
+        _ => return None,
+    })
+}
+
+/// `thread-alg = "ORDEREDSUBJECT" / "REFERENCES" / thread-alg-ext`
+/// (RFC 5256 §4); an extension algorithm we do not offer is BAD.
+fn thread_alg(input: &[u8]) -> PResult<'_, ThreadAlgorithm> {
+    let (rest, word) = atom(input)?;
+    match word.to_ascii_uppercase().as_slice() {
+        b"ORDEREDSUBJECT" => Ok((rest, ThreadAlgorithm::OrderedSubject)),
+        b"REFERENCES" => Ok((rest, ThreadAlgorithm::References)),
+        _ => fail(format!("Unknown threading algorithm {}", printable(word))),
+    }
+}
+
+/// The `charset` of `search-criteria` (RFC 5256 §4: `astring`, required).
+fn search_charset(input: &[u8]) -> PResult<'_, String> {
+    let (rest, name) = astring(input)?;
+    Ok((rest, utf8(name, "Charset name")?))
+}
+
+/// `1*(SP search-key)`, the strings decoded from `charset`. Several keys
+/// become [`SearchKey::And`]; a single key is returned as itself.
+fn search_keys<'a>(input: &'a [u8], charset: Option<&str>) -> PResult<'a, SearchKey> {
+    let decoder = TextDecoder::for_charset(charset);
     let (mut input, first) = arg(input, "search criteria", |i| search_key(i, decoder, 1))?;
     let mut keys = vec![first];
     while input.starts_with(b" ") {
@@ -59,15 +180,7 @@ pub(crate) fn search(input: &[u8], numbering: Numbering) -> PResult<'_, CommandB
         // Unreachable: `keys` started with one element. Kept total anyway.
         None => return fail("Missing search criteria"),
     };
-    Ok((
-        input,
-        CommandBody::Search {
-            charset,
-            criteria,
-            numbering,
-            ret,
-        },
-    ))
+    Ok((input, criteria))
 }
 
 /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt

@@ -69,6 +69,8 @@ pub fn is_allowed(state: &State, body: &CommandBody) -> Result<(), &'static str>
             | C::Store { .. }
             | C::Copy { .. }
             | C::Move { .. }
+            | C::Sort { .. }
+            | C::Thread { .. }
     );
     if any {
         return Ok(());
