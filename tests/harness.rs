@@ -40,6 +40,27 @@ fn codec_check_accepts_valid_and_rejects_invalid() {
     assert!(check_with_imap_codec(b"* 1 FETCH (BODY[] {3}\r\na\0c)\r\n").is_err());
     assert!(check_with_imap_codec(b"* FETCH\r\n").is_err());
     assert!(check_with_imap_codec(b"a1 OK\n").is_err());
+    // The SORT and THREAD checks that stand in for imap-codec.
+    for good in [
+        &b"* SORT\r\n"[..],
+        b"* SORT 2 3 1\r\n",
+        b"* THREAD\r\n",
+        b"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n",
+        b"* THREAD ((3)(5))(1 2)\r\n",
+    ] {
+        assert!(check_with_imap_codec(good).is_ok(), "{good:?}");
+    }
+    for bad in [
+        &b"* SORT 0\r\n"[..],
+        b"* SORT 1  2\r\n",
+        b"* THREAD ()\r\n",
+        b"* THREAD ((3))\r\n",
+        b"* THREAD (1 (2)(3) 4)\r\n",
+        b"* THREAD (1\r\n",
+        b"* THREAD (1)x\r\n",
+    ] {
+        assert!(check_with_imap_codec(bad).is_err(), "{bad:?}");
+    }
     assert!(check_greeting(b"* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT SASL-IR] mbox-imapd ready, preauthenticated as u\r\n").is_ok());
     assert!(check_greeting(b"* HELLO\r\n").is_err());
 }

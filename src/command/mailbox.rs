@@ -195,6 +195,7 @@ pub fn select<W: Write>(
         mailbox,
         read_only,
         cache: Default::default(),
+        sort_keys: Default::default(),
     };
     Ok((
         selected,

@@ -16,8 +16,10 @@ pub mod idle;
 pub mod list;
 pub mod mailbox;
 pub mod search;
+pub mod sort;
 pub mod status;
 pub mod store;
+pub mod thread;
 pub mod updates;
 
 use std::io;
@@ -53,6 +55,8 @@ pub struct Selected {
     pub read_only: bool,
     /// Parsed MIME trees of recently fetched messages (bounded).
     pub cache: crate::mime::Cache,
+    /// Header keys SORT and THREAD have read, by UID.
+    pub sort_keys: sort::KeyCache,
     /// The number of \Recent messages the client was last told (SELECT's
     /// `* n RECENT`, then every change, RFC 3501 §7.3.2).
     pub recent_reported: usize,

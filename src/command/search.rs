@@ -60,6 +60,44 @@ pub fn search<W: Write>(
     answer: Answer<'_>,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
+    let hits: Vec<u32> = matching(selected, charset, criteria)?
+        .into_iter()
+        .map(|hit| hit.number(numbering))
+        .collect();
+    match answer {
+        Answer::Search => write_search(out, &hits)?,
+        Answer::Esearch { tag, options } => write_esearch(out, tag, numbering, options, &hits)?,
+    }
+    Ok(Completion::done("SEARCH"))
+}
+
+/// One message that matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Its position in the mailbox index.
+    pub index: usize,
+    /// Its sequence number as the client knows it.
+    pub seq: u32,
+    pub uid: u32,
+}
+
+impl Hit {
+    /// The number the client asked for: sequence number or UID.
+    pub fn number(&self, numbering: Numbering) -> u32 {
+        match numbering {
+            Numbering::Sequence => self.seq,
+            Numbering::Uid => self.uid,
+        }
+    }
+}
+
+/// The messages that match `criteria`, in mailbox order (SEARCH, and the
+/// set SORT and THREAD order).
+pub fn matching(
+    selected: &Selected,
+    charset: Option<&str>,
+    criteria: &SearchKey,
+) -> Result<Vec<Hit>, CommandError> {
     check_charset(charset)?;
     let mailbox = &selected.mailbox;
     let program = Program::compile(criteria, mailbox.keywords())?;
@@ -88,23 +126,22 @@ pub fn search<W: Write>(
             },
             &scope,
         ) {
-            hits.push(match numbering {
-                Numbering::Sequence => seq,
-                Numbering::Uid => entry.uid.get(),
+            hits.push(Hit {
+                index,
+                seq,
+                uid: entry.uid.get(),
             });
         }
     }
-    match answer {
-        Answer::Search => write_search(out, &hits)?,
-        Answer::Esearch { tag, options } => write_esearch(out, tag, numbering, options, &hits)?,
-    }
-    Ok(Completion::done("SEARCH"))
+    Ok(hits)
 }
 
 /// `* ESEARCH (TAG "t") [UID] ...` (RFC 4731 §3.1): MIN, MAX and ALL only
 /// when something matched, COUNT always; the data in the order MIN MAX COUNT
-/// ALL whatever order the client asked in. `hits` are ascending.
-fn write_esearch<W: Write>(
+/// ALL whatever order the client asked in. `hits` are ascending for SEARCH;
+/// for SORT (RFC 5267 §3.2) they are in sort order, MIN and MAX are the first
+/// and last sorted, and ALL keeps that order (ranges only for ascending runs).
+pub(super) fn write_esearch<W: Write>(
     out: &mut ResponseWriter<W>,
     tag: &str,
     numbering: Numbering,

@@ -15,10 +15,8 @@
 //! space (1); strip trailers (2); strip leaders and then a blob that does not
 //! leave the subject empty, until neither applies (3–5); unwrap a
 //! `[fwd: ...]` and start again at (2) (6). All matching is
-//! case-insensitive. The result is compared with i;unicode-casemap, for
-//! which this keeps an upper-cased copy (titlecase and uppercase agree for
-//! the scripts mail subjects use in practice; the RFC names the collation,
-//! not the exact folding, as the compared form).
+//! case-insensitive. The result is compared with i;unicode-casemap
+//! (RFC 5051), for which this keeps the folded form ([`casemap`]).
 //!
 //! Whether a step removed a `re:`/`fwd:` leader, a `(fwd)` trailer or a
 //! `[fwd: ]` wrapper is kept too: THREAD=REFERENCES (§4 step 5) prefers a
@@ -90,9 +88,19 @@ pub fn base_of_text(text: &str) -> BaseSubject {
         break;
     }
     BaseSubject {
-        key: s.to_uppercase(),
+        key: casemap(&s),
         is_reply,
     }
+}
+
+/// RFC 5051 i;unicode-casemap's compared form: each character's titlecase
+/// mapping, then NFKD; the results compare as UTF-8 octets. Rust has no
+/// titlecase table; uppercase differs from it only for the four Latin
+/// digraph letters (ǅ ǈ ǋ ǲ), which fold to the same key either way within
+/// one comparison, so the order is unaffected in practice.
+pub fn casemap(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.chars().flat_map(char::to_uppercase).nfkd().collect()
 }
 
 /// Step 1's second half: tabs and runs of whitespace become one space;
@@ -100,7 +108,10 @@ pub fn base_of_text(text: &str) -> BaseSubject {
 /// remove it anyway).
 fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for word in text.split([' ', '\t', '\r', '\n']).filter(|w| !w.is_empty()) {
+    for word in text
+        .split([' ', '\t', '\r', '\n'])
+        .filter(|w| !w.is_empty())
+    {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -226,7 +237,12 @@ mod tests {
     }
 
     #[test]
-    fn non_ascii_is_upper_cased() {
-        assert_eq!(key("=?utf-8?q?Re:_=C3=A9t=C3=A9?="), "ÉTÉ");
+    fn unicode_casemap() {
+        // Upper-cased and decomposed: É is E + U+0301.
+        assert_eq!(key("=?utf-8?q?Re:_=C3=A9t=C3=A9?="), "E\u{301}TE\u{301}");
+        // So François sorts before Frank, as with Dovecot.
+        assert!(casemap("François") < casemap("Frank"));
+        // Compatibility forms fold too: the ligature ﬁ is F I.
+        assert_eq!(casemap("\u{fb01}le"), "FILE");
     }
 }

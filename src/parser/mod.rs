@@ -570,6 +570,91 @@ pub(crate) mod tests {
                     numbering: Numbering::Uid,
                 },
             ),
+            // RFC 5256 §4: sort = ["UID" SP] "SORT" SP sort-criteria SP
+            // search-criteria; sort-criterion = ["REVERSE" SP] sort-key.
+            (
+                b"a SORT (SUBJECT REVERSE DATE) UTF-8 ALL\r\n",
+                C::Sort {
+                    criteria: vec![
+                        SortCriterion {
+                            reverse: false,
+                            key: SortKey::Subject,
+                        },
+                        SortCriterion {
+                            reverse: true,
+                            key: SortKey::Date,
+                        },
+                    ],
+                    charset: "UTF-8".into(),
+                    search: SearchKey::All,
+                    numbering: Numbering::Sequence,
+                    ret: None,
+                },
+            ),
+            // RFC 5957 §3.1: sort-key =/ "DISPLAYFROM" / "DISPLAYTO"; the
+            // RFC 5256 §4 example with a search-key list.
+            (
+                b"a uid sort (reverse displayfrom arrival cc from size to displayto) \"US-ASCII\" SINCE 1-Feb-1994 UNDELETED\r\n",
+                C::Sort {
+                    criteria: [
+                        (true, SortKey::DisplayFrom),
+                        (false, SortKey::Arrival),
+                        (false, SortKey::Cc),
+                        (false, SortKey::From),
+                        (false, SortKey::Size),
+                        (false, SortKey::To),
+                        (false, SortKey::DisplayTo),
+                    ]
+                    .into_iter()
+                    .map(|(reverse, key)| SortCriterion { reverse, key })
+                    .collect(),
+                    charset: "US-ASCII".into(),
+                    search: SearchKey::And(vec![
+                        SearchKey::Since(
+                            chrono::NaiveDate::from_ymd_opt(1994, 2, 1).unwrap_or_default(),
+                        ),
+                        SearchKey::Undeleted,
+                    ]),
+                    numbering: Numbering::Uid,
+                    ret: None,
+                },
+            ),
+            // RFC 5267 §3: sort =/ "SORT" [search-return-opts] SP ...
+            (
+                b"a SORT RETURN (MIN COUNT) (ARRIVAL) US-ASCII 1:5\r\n",
+                C::Sort {
+                    criteria: vec![SortCriterion {
+                        reverse: false,
+                        key: SortKey::Arrival,
+                    }],
+                    charset: "US-ASCII".into(),
+                    search: SearchKey::SequenceSet(set("1:5")),
+                    numbering: Numbering::Sequence,
+                    ret: Some(vec![SearchReturn::Min, SearchReturn::Count]),
+                },
+            ),
+            // RFC 5256 §4: thread = ["UID" SP] "THREAD" SP thread-alg SP
+            // search-criteria.
+            (
+                b"a THREAD ORDEREDSUBJECT UTF-8 SINCE 5-MAR-2000\r\n",
+                C::Thread {
+                    algorithm: ThreadAlgorithm::OrderedSubject,
+                    charset: "UTF-8".into(),
+                    search: SearchKey::Since(
+                        chrono::NaiveDate::from_ymd_opt(2000, 3, 5).unwrap_or_default(),
+                    ),
+                    numbering: Numbering::Sequence,
+                },
+            ),
+            (
+                b"a UID THREAD references us-ascii all\r\n",
+                C::Thread {
+                    algorithm: ThreadAlgorithm::References,
+                    charset: "us-ascii".into(),
+                    search: SearchKey::All,
+                    numbering: Numbering::Uid,
+                },
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(body(input), expected, "{}", String::from_utf8_lossy(input));
@@ -1069,6 +1154,42 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 b"a UID MOVE x Trash\r\n",
                 invalid("a", "Invalid sequence set"),
             ),
+            (b"a SORT\r\n", invalid("a", "Missing sort criteria")),
+            (
+                b"a SORT () UTF-8 ALL\r\n",
+                invalid("a", "Invalid sort criteria"),
+            ),
+            (
+                b"a SORT (DATE UTF-8 ALL\r\n",
+                invalid("a", "Unknown sort key UTF-8"),
+            ),
+            (b"a SORT (DATE\r\n", invalid("a", "Invalid sort criteria")),
+            (
+                b"a SORT (THREAD) UTF-8 ALL\r\n",
+                invalid("a", "Unknown sort key THREAD"),
+            ),
+            (
+                b"a SORT (REVERSE) UTF-8 ALL\r\n",
+                invalid("a", "Missing sort key after REVERSE"),
+            ),
+            // The charset is not optional in SORT and THREAD.
+            (b"a SORT (DATE)\r\n", invalid("a", "Missing charset")),
+            (
+                b"a SORT (DATE) ALL\r\n",
+                invalid("a", "Missing search criteria"),
+            ),
+            (
+                b"a UID THREAD\r\n",
+                invalid("a", "Missing threading algorithm"),
+            ),
+            (
+                b"a THREAD REFS UTF-8 ALL\r\n",
+                invalid("a", "Unknown threading algorithm REFS"),
+            ),
+            (
+                b"a THREAD REFERENCES UTF-8\r\n",
+                invalid("a", "Missing search criteria"),
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse_command(input), expected, "{}", printable(input));
@@ -1085,6 +1206,8 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a STORE 1,2:* +FLAGS.SILENT \\Seen\r\n",
             b"a ID (\"k\" NIL)\r\n",
             b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+            b"a UID SORT RETURN (ALL) (REVERSE SUBJECT DISPLAYTO) UTF-8 OR 1:3 TEXT x\r\n",
+            b"a THREAD REFERENCES US-ASCII (UNSEEN SINCE 1-Feb-1994)\r\n",
         ];
         let mut rng = Rng::new(0x5eed_0004);
         for seed in seeds {
@@ -1158,6 +1281,60 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 numbering,
             };
             assert_eq!(body(text.as_bytes()), expected, "{text}");
+
+            // SORT with random criteria over the same random search key.
+            const KEYS: [(&str, SortKey); 9] = [
+                ("ARRIVAL", SortKey::Arrival),
+                ("CC", SortKey::Cc),
+                ("DATE", SortKey::Date),
+                ("FROM", SortKey::From),
+                ("SIZE", SortKey::Size),
+                ("SUBJECT", SortKey::Subject),
+                ("TO", SortKey::To),
+                ("DISPLAYFROM", SortKey::DisplayFrom),
+                ("DISPLAYTO", SortKey::DisplayTo),
+            ];
+            let mut words = Vec::new();
+            let mut sort_criteria = Vec::new();
+            for _ in 0..=rng.below(3) {
+                let (name, key) = KEYS[rng.below(9) as usize];
+                let reverse = rng.below(2) == 0;
+                words.push(if reverse {
+                    format!("REVERSE {name}")
+                } else {
+                    name.to_string()
+                });
+                sort_criteria.push(SortCriterion { reverse, key });
+            }
+            let search_key = search::tests::random_key(&mut rng, 1);
+            let text = [
+                format!("o {uid}SORT ({}) UTF-8 ", words.join(" ")).into_bytes(),
+                search::tests::render_key(&search_key),
+                b"\r\n".to_vec(),
+            ]
+            .concat();
+            let expected = CommandBody::Sort {
+                criteria: sort_criteria,
+                charset: "UTF-8".into(),
+                search: search_key.clone(),
+                numbering,
+                ret: None,
+            };
+            assert_eq!(body(&text), expected, "{}", String::from_utf8_lossy(&text));
+
+            let text = [
+                format!("t {uid}THREAD REFERENCES UTF-8 ").into_bytes(),
+                search::tests::render_key(&search_key),
+                b"\r\n".to_vec(),
+            ]
+            .concat();
+            let expected = CommandBody::Thread {
+                algorithm: ThreadAlgorithm::References,
+                charset: "UTF-8".into(),
+                search: search_key,
+                numbering,
+            };
+            assert_eq!(body(&text), expected, "{}", String::from_utf8_lossy(&text));
         }
     }
 

@@ -245,7 +245,7 @@ impl Session {
     pub fn capabilities(&self) -> String {
         // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -603,6 +603,26 @@ impl Session {
                 };
                 command::search::search(sel, charset.as_deref(), &criteria, numbering, answer, out)
             }
+            C::Sort {
+                criteria,
+                charset,
+                search,
+                numbering,
+                ret,
+            } => {
+                let sel = self.selected()?;
+                let ret = ret.as_deref().map(|options| (tag, options));
+                command::sort::sort(sel, &criteria, &charset, &search, numbering, ret, out)
+            }
+            C::Thread {
+                algorithm,
+                charset,
+                search,
+                numbering,
+            } => {
+                let sel = self.selected()?;
+                command::thread::thread(sel, algorithm, &charset, &search, numbering, out)
+            }
             C::Store {
                 set,
                 mode,
@@ -713,9 +733,11 @@ impl Session {
 fn reports_updates(body: &CommandBody) -> bool {
     use CommandBody as C;
     match body {
-        C::Fetch { numbering, .. } | C::Store { numbering, .. } | C::Search { numbering, .. } => {
-            *numbering == Numbering::Uid
-        }
+        C::Fetch { numbering, .. }
+        | C::Store { numbering, .. }
+        | C::Search { numbering, .. }
+        | C::Sort { numbering, .. }
+        | C::Thread { numbering, .. } => *numbering == Numbering::Uid,
         C::Select { .. } | C::Examine { .. } | C::Close | C::Unselect | C::Logout => false,
         _ => true,
     }
@@ -767,12 +789,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE \
              LOGINDISABLED] mailhost"
         ));
     }

@@ -708,7 +708,84 @@ const CODEC_EXEMPTIONS: &[(&[u8], &str)] = &[
     // RFC 4731 `esearch-response`: not in imap-codec 1.0; checked by
     // `check_esearch` instead.
     (b"* ESEARCH ", "RFC 4731 ESEARCH response"),
+    // RFC 5256 `sort-data` and `thread-data`: not in imap-codec 1.0; checked by
+    // `check_sort` and `check_thread`.
+    (b"* SORT", "RFC 5256 SORT response"),
+    (b"* THREAD", "RFC 5256 THREAD response"),
 ];
+
+/// RFC 5256 §4 `sort-data = "SORT" *(SP nz-number)`.
+fn check_sort(raw: &[u8]) -> Result<(), String> {
+    let bad = || format!("malformed SORT: {:?}", String::from_utf8_lossy(raw));
+    let line = std::str::from_utf8(raw).map_err(|_| bad())?;
+    let rest = line
+        .strip_prefix("* SORT")
+        .and_then(|r| r.strip_suffix("\r\n"))
+        .ok_or_else(bad)?;
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let numbers = rest.strip_prefix(' ').ok_or_else(bad)?;
+    if numbers
+        .split(' ')
+        .all(|n| !n.starts_with('0') && n.parse::<u32>().is_ok_and(|n| n > 0))
+    {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// RFC 5256 §4 `thread-data = "THREAD" [SP 1*thread-list]`,
+/// `thread-list = "(" (thread-members / thread-nested) ")"`,
+/// `thread-members = nz-number *(SP nz-number) [SP thread-nested]`,
+/// `thread-nested = 2*thread-list`.
+fn check_thread(raw: &[u8]) -> Result<(), String> {
+    fn list(s: &[u8]) -> Option<&[u8]> {
+        let mut s = s.strip_prefix(b"(")?;
+        if s.first() == Some(&b'(') {
+            s = nested(s)?;
+        } else {
+            s = number(s)?;
+            loop {
+                match s.strip_prefix(b" ") {
+                    Some(after) if after.first() == Some(&b'(') => {
+                        s = nested(after)?;
+                        break;
+                    }
+                    Some(after) => s = number(after)?,
+                    None => break,
+                }
+            }
+        }
+        s.strip_prefix(b")")
+    }
+    fn nested(mut s: &[u8]) -> Option<&[u8]> {
+        let mut count = 0;
+        while s.first() == Some(&b'(') {
+            s = list(s)?;
+            count += 1;
+        }
+        (count >= 2).then_some(s)
+    }
+    fn number(s: &[u8]) -> Option<&[u8]> {
+        let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+        (digits > 0 && s.first() != Some(&b'0')).then(|| &s[digits..])
+    }
+    let bad = || format!("malformed THREAD: {:?}", String::from_utf8_lossy(raw));
+    let mut rest = raw
+        .strip_prefix(b"* THREAD")
+        .and_then(|r| r.strip_suffix(b"\r\n"))
+        .ok_or_else(bad)?;
+    if rest.is_empty() {
+        return Ok(());
+    }
+    rest = rest.strip_prefix(b" ").ok_or_else(bad)?;
+    while !rest.is_empty() {
+        rest = list(rest).ok_or_else(bad)?;
+    }
+    Ok(())
+}
 
 /// RFC 4731 §3 `esearch-response = "ESEARCH" [search-correlator] [SP "UID"]
 /// *(SP search-return-data)`, for the data MIN, MAX, COUNT and ALL.
@@ -759,6 +836,10 @@ pub fn check_with_imap_codec(raw: &[u8]) -> Result<(), String> {
         check_exempt(raw)?;
         return if raw.starts_with(b"* ESEARCH ") {
             check_esearch(raw)
+        } else if raw.starts_with(b"* SORT") {
+            check_sort(raw)
+        } else if raw.starts_with(b"* THREAD") {
+            check_thread(raw)
         } else {
             Ok(())
         };
