@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::sync::Arc;
 
-use crate::mime::subject::BaseSubject;
+use crate::command::sort::Subject;
 
 /// What threading needs of one message (one search hit).
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +18,8 @@ pub struct Message<'a> {
     pub seq: u32,
     /// RFC 5256 §2.2 sent date, UTC seconds.
     pub sent: i64,
-    pub subject: &'a BaseSubject,
+    /// Its base subject, interned: the text is `subjects[subject.id]`.
+    pub subject: Subject,
     /// Hash of its Message-ID, if it has a valid one.
     pub id: Option<u64>,
     /// Hashes of its References (or In-Reply-To) IDs, oldest first.
@@ -207,16 +209,11 @@ impl Forest {
 /// each group's earliest message the parent of the others (as siblings, by
 /// sent date); groups ordered by their first message's sent date. Empty
 /// subjects form a group like any other.
-pub fn ordered_subject(messages: &[Message<'_>]) -> Forest {
+pub fn ordered_subject(messages: &[Message<'_>], subjects: &[Arc<str>]) -> Forest {
     let mut order: Vec<u32> = (0..messages.len()).map(at).collect();
     let m = |i: u32| &messages[i as usize];
-    order.sort_by(|&a, &b| {
-        (m(a).subject.key.as_str(), m(a).sent, m(a).seq).cmp(&(
-            m(b).subject.key.as_str(),
-            m(b).sent,
-            m(b).seq,
-        ))
-    });
+    let text = |i: u32| subjects.get(m(i).subject.id as usize).map_or("", |s| s);
+    order.sort_by(|&a, &b| (text(a), m(a).sent, m(a).seq).cmp(&(text(b), m(b).sent, m(b).seq)));
     let mut forest = Forest {
         nodes: (0..messages.len()).map(|i| Node::new(at(i))).collect(),
         roots: Vec::new(),
@@ -226,7 +223,7 @@ pub fn ordered_subject(messages: &[Message<'_>]) -> Forest {
         let starts_group = n == 0
             || order
                 .get(n - 1)
-                .is_none_or(|&prev| m(prev).subject.key != m(i).subject.key);
+                .is_none_or(|&prev| m(prev).subject.id != m(i).subject.id);
         if starts_group {
             forest.roots.push(i);
             parent = i;
@@ -239,7 +236,7 @@ pub fn ordered_subject(messages: &[Message<'_>]) -> Forest {
 }
 
 /// THREAD=REFERENCES (RFC 5256 §3, steps 1–6).
-pub fn references(messages: &[Message<'_>]) -> Forest {
+pub fn references(messages: &[Message<'_>], subjects: &[Arc<str>]) -> Forest {
     let mut forest = Forest {
         nodes: Vec::with_capacity(messages.len()),
         roots: Vec::new(),
@@ -254,7 +251,7 @@ pub fn references(messages: &[Message<'_>]) -> Forest {
     // (4) Sort the top level (and, for dummies, their children first).
     forest.sort_all(messages);
     // (5) Merge threads by base subject.
-    merge_subjects(&mut forest, messages);
+    merge_subjects(&mut forest, messages, subjects);
     // (6) Sort every set of siblings.
     forest.sort_all(messages);
     forest
@@ -354,11 +351,14 @@ fn prune(forest: &mut Forest, roots: Vec<u32>) -> Vec<u32> {
 }
 
 /// Step 5: threads whose heads share a base subject are merged.
-fn merge_subjects(forest: &mut Forest, messages: &[Message<'_>]) {
-    let subject = |forest: &Forest, r: u32| -> Option<&BaseSubject> {
-        messages
-            .get(forest.representative(r) as usize)
-            .map(|m| m.subject)
+fn merge_subjects(forest: &mut Forest, messages: &[Message<'_>], subjects: &[Arc<str>]) {
+    // A thread's subject (its first child's for a dummy), unless empty.
+    let subject = |forest: &Forest, r: u32| -> Option<u32> {
+        let id = messages.get(forest.representative(r) as usize)?.subject.id;
+        subjects
+            .get(id as usize)
+            .is_some_and(|s| !s.is_empty())
+            .then_some(id)
     };
     let is_reply = |forest: &Forest, r: u32| -> bool {
         let node = forest.node(r);
@@ -369,21 +369,21 @@ fn merge_subjects(forest: &mut Forest, messages: &[Message<'_>]) {
     };
     // (5B) One top-level slot per subject.
     let mut slots: Vec<u32> = forest.roots.clone();
-    let mut table: HashMap<&str, usize> = HashMap::new();
+    let mut table: HashMap<u32, usize> = HashMap::new();
     for (slot, &r) in slots.iter().enumerate() {
-        let Some(s) = subject(forest, r).filter(|s| !s.key.is_empty()) else {
+        let Some(s) = subject(forest, r) else {
             continue;
         };
-        match table.get(s.key.as_str()) {
+        match table.get(&s) {
             None => {
-                table.insert(s.key.as_str(), slot);
+                table.insert(s, slot);
             }
             Some(&held) => {
                 let t = slots[held];
                 let replace = !forest.node(t).is_dummy()
                     && (forest.node(r).is_dummy() || (is_reply(forest, t) && !is_reply(forest, r)));
                 if replace {
-                    table.insert(s.key.as_str(), slot);
+                    table.insert(s, slot);
                 }
             }
         }
@@ -394,10 +394,10 @@ fn merge_subjects(forest: &mut Forest, messages: &[Message<'_>]) {
         if r == NONE {
             continue;
         }
-        let Some(s) = subject(forest, r).filter(|s| !s.key.is_empty()) else {
+        let Some(s) = subject(forest, r) else {
             continue;
         };
-        let Some(&held) = table.get(s.key.as_str()) else {
+        let Some(&held) = table.get(&s) else {
             continue;
         };
         if held == slot {
@@ -432,21 +432,36 @@ mod tests {
     /// A message for tests: (subject, sent, message-id, references).
     struct Spec(&'static str, i64, Option<u64>, &'static [u64]);
 
-    fn run(specs: &[Spec], algorithm: fn(&[Message<'_>]) -> Forest) -> String {
-        let subjects: Vec<BaseSubject> = specs.iter().map(|s| base_of_text(s.0)).collect();
+    /// Interns base subjects the way the key cache does.
+    fn intern(texts: &mut Vec<Arc<str>>, raw: &str) -> Subject {
+        let base = base_of_text(raw);
+        let id = match texts.iter().position(|t| **t == *base.key) {
+            Some(i) => i,
+            None => {
+                texts.push(Arc::from(base.key.as_str()));
+                texts.len() - 1
+            }
+        };
+        Subject {
+            id: at(id),
+            is_reply: base.is_reply,
+        }
+    }
+
+    fn run(specs: &[Spec], algorithm: fn(&[Message<'_>], &[Arc<str>]) -> Forest) -> String {
+        let mut texts = Vec::new();
         let messages: Vec<Message<'_>> = specs
             .iter()
-            .zip(&subjects)
             .enumerate()
-            .map(|(i, (s, subject))| Message {
+            .map(|(i, s)| Message {
                 seq: at(i) + 1,
                 sent: s.1,
-                subject,
+                subject: intern(&mut texts, s.0),
                 id: s.2,
                 references: s.3,
             })
             .collect();
-        let forest = algorithm(&messages);
+        let forest = algorithm(&messages, &texts);
         let mut out = Vec::new();
         forest
             .write(&mut out, |i| at(i) + 1)
@@ -559,17 +574,18 @@ mod tests {
         let refs: Vec<Vec<u64>> = (0..n)
             .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
             .collect();
-        let subject = base_of_text("deep");
+        let mut texts = Vec::new();
+        let subject = intern(&mut texts, "deep");
         let messages: Vec<Message<'_>> = (0..n)
             .map(|i| Message {
                 seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
                 sent: i64::try_from(i).unwrap_or(0),
-                subject: &subject,
+                subject,
                 id: Some(i),
                 references: &refs[usize::try_from(i).unwrap_or(0)],
             })
             .collect();
-        let forest = references(&messages);
+        let forest = references(&messages, &texts);
         assert_eq!(forest.roots.len(), 1);
         let mut out = Vec::new();
         forest.write(&mut out, |i| at(i) + 1).expect("write");
