@@ -9,6 +9,7 @@ mod tree;
 use std::io::Write;
 
 use super::search;
+use super::sort::{KeyCache, Subject};
 use super::{CommandResult, Completion, Selected};
 use crate::parser::ast::{SearchKey, ThreadAlgorithm};
 use crate::response::ResponseWriter;
@@ -28,8 +29,7 @@ pub fn thread<W: Write>(
         mailbox, sort_keys, ..
     } = selected;
     sort_keys.sync(mailbox);
-    // Fill the cache first, then build the inputs from it (no copy of the
-    // keys per message beyond the inputs themselves).
+    // Fill the cache first; the algorithms then read it in place.
     let references = algorithm == ThreadAlgorithm::References;
     for hit in &hits {
         sort_keys.sent(mailbox, hit.index);
@@ -38,27 +38,63 @@ pub fn thread<W: Write>(
             sort_keys.links(mailbox, hit.index);
         }
     }
-    let keys = &*sort_keys;
-    let messages: Vec<tree::Message<'_>> = hits
-        .iter()
-        .map(|hit| {
-            let (id, refs) = keys.cached_links(hit.index).unwrap_or((None, 0..0));
-            tree::Message {
-                seq: hit.seq,
-                sent: keys.cached_sent(hit.index).unwrap_or(0),
-                subject: keys.cached_subject(hit.index).unwrap_or_default(),
-                id,
-                references: keys.references(refs),
-            }
-        })
-        .collect();
+    let source = Hits {
+        hits: &hits,
+        keys: sort_keys,
+    };
     let forest = match algorithm {
-        ThreadAlgorithm::OrderedSubject => tree::ordered_subject(&messages, keys.strings()),
-        ThreadAlgorithm::References => tree::references(&messages, keys.strings()),
+        ThreadAlgorithm::OrderedSubject => tree::ordered_subject(&source),
+        ThreadAlgorithm::References => tree::references(&source),
     };
     let number = |i: usize| hits.get(i).map_or(0, |h| h.number(numbering));
     forest.write(&mut Raw(out), number)?;
     Ok(Completion::done("THREAD"))
+}
+
+/// The hits, their keys read from the filled cache.
+struct Hits<'a> {
+    hits: &'a [search::Hit],
+    keys: &'a KeyCache,
+}
+
+impl Hits<'_> {
+    fn index(&self, i: u32) -> usize {
+        self.hits.get(i as usize).map_or(usize::MAX, |h| h.index)
+    }
+}
+
+impl tree::Source for Hits<'_> {
+    fn len(&self) -> usize {
+        self.hits.len()
+    }
+
+    fn seq(&self, i: u32) -> u32 {
+        self.hits.get(i as usize).map_or(0, |h| h.seq)
+    }
+
+    fn sent(&self, i: u32) -> i64 {
+        self.keys.cached_sent(self.index(i)).unwrap_or(0)
+    }
+
+    fn subject(&self, i: u32) -> Subject {
+        self.keys.cached_subject(self.index(i)).unwrap_or_default()
+    }
+
+    fn subject_text(&self, id: u32) -> &str {
+        self.keys.text(id)
+    }
+
+    fn id(&self, i: u32) -> Option<u64> {
+        self.keys.cached_links(self.index(i)).and_then(|(id, _)| id)
+    }
+
+    fn references(&self, i: u32) -> &[u64] {
+        let range = self
+            .keys
+            .cached_links(self.index(i))
+            .map_or(0..0, |(_, r)| r);
+        self.keys.references(range)
+    }
 }
 
 /// The writer as a plain byte sink for [`tree::Forest::write`], which

@@ -3,38 +3,45 @@
 //!
 //! Everything here is iterative: a mailbox of replies to replies can make a
 //! thread 100,000 deep, and neither building, pruning nor writing a tree may
-//! recurse that far.
+//! recurse that far. And it is small: the keys are read through [`Source`]
+//! from the session's cache rather than copied per message, and a container
+//! is five `u32`s (children as a linked list), so THREAD of 100,000 messages
+//! stays within its memory budget.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::sync::Arc;
 
 use crate::command::sort::Subject;
 
-/// What threading needs of one message (one search hit).
-#[derive(Debug, Clone, Copy)]
-pub struct Message<'a> {
-    /// Its sequence number: the tie-break whenever sent dates are equal.
-    pub seq: u32,
+/// What threading needs of the messages (the search hits), by position.
+pub trait Source {
+    fn len(&self) -> usize;
+    /// Sequence number: the tie-break whenever sent dates are equal.
+    fn seq(&self, i: u32) -> u32;
     /// RFC 5256 §2.2 sent date, UTC seconds.
-    pub sent: i64,
-    /// Its base subject, interned: the text is `subjects[subject.id]`.
-    pub subject: Subject,
-    /// Hash of its Message-ID, if it has a valid one.
-    pub id: Option<u64>,
+    fn sent(&self, i: u32) -> i64;
+    /// Base subject, interned.
+    fn subject(&self, i: u32) -> Subject;
+    /// The text of an interned subject.
+    fn subject_text(&self, id: u32) -> &str;
+    /// Hash of the Message-ID, if the message has a valid one.
+    fn id(&self, i: u32) -> Option<u64>;
     /// Hashes of its References (or In-Reply-To) IDs, oldest first.
-    pub references: &'a [u64],
+    fn references(&self, i: u32) -> &[u64];
 }
 
 const NONE: u32 = u32::MAX;
 
-/// One container of RFC 5256 §3 REFERENCES (a message or a dummy).
-#[derive(Debug, Clone)]
+/// One container of RFC 5256 §3 (a message or a dummy), children as a
+/// linked list.
+#[derive(Debug, Clone, Copy)]
 struct Node {
-    /// Index into the messages, or [`NONE`] for a dummy.
+    /// Position in the source, or [`NONE`] for a dummy.
     message: u32,
     parent: u32,
-    children: Vec<u32>,
+    first: u32,
+    last: u32,
+    next: u32,
 }
 
 impl Node {
@@ -42,7 +49,9 @@ impl Node {
         Node {
             message,
             parent: NONE,
-            children: Vec::new(),
+            first: NONE,
+            last: NONE,
+            next: NONE,
         }
     }
 
@@ -65,6 +74,13 @@ fn at(i: usize) -> u32 {
 }
 
 impl Forest {
+    fn with_capacity(n: usize) -> Forest {
+        Forest {
+            nodes: Vec::with_capacity(n),
+            roots: Vec::new(),
+        }
+    }
+
     fn node(&self, i: u32) -> &Node {
         &self.nodes[i as usize]
     }
@@ -78,12 +94,29 @@ impl Forest {
         at(self.nodes.len() - 1)
     }
 
+    /// The children of `i`, in order.
+    fn children(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut next = self.node(i).first;
+        std::iter::from_fn(move || {
+            let here = next;
+            if here == NONE {
+                return None;
+            }
+            next = self.node(here).next;
+            Some(here)
+        })
+    }
+
+    fn has_children(&self, i: u32) -> bool {
+        self.node(i).first != NONE
+    }
+
     /// Whether making `child` a child of `parent` would close a loop:
     /// `parent` is `child` or one of its descendants. A child without
     /// children (the usual case: a message just seen) needs no walk, which
     /// keeps a long chain of replies linear.
     fn would_loop(&self, parent: u32, child: u32) -> bool {
-        if self.node(child).children.is_empty() {
+        if !self.has_children(child) {
             return parent == child;
         }
         let mut up = parent;
@@ -96,9 +129,20 @@ impl Forest {
         false
     }
 
+    /// Appends `child` (which has no parent) to `parent`'s children.
     fn link(&mut self, parent: u32, child: u32) {
-        self.node_mut(child).parent = parent;
-        self.node_mut(parent).children.push(child);
+        let last = self.node(parent).last;
+        {
+            let c = self.node_mut(child);
+            c.parent = parent;
+            c.next = NONE;
+        }
+        if last == NONE {
+            self.node_mut(parent).first = child;
+        } else {
+            self.node_mut(last).next = child;
+        }
+        self.node_mut(parent).last = child;
     }
 
     fn unlink(&mut self, child: u32) {
@@ -106,47 +150,64 @@ impl Forest {
         if parent == NONE {
             return;
         }
-        self.node_mut(parent).children.retain(|&c| c != child);
-        self.node_mut(child).parent = NONE;
+        let rest: Vec<u32> = self.children(parent).filter(|&c| c != child).collect();
+        self.set_children(parent, &rest);
+        let c = self.node_mut(child);
+        c.parent = NONE;
+        c.next = NONE;
     }
 
-    /// The sort key of a container: its message's (sent, seq), or for a
-    /// dummy its first child's (§3 steps 4 and 6).
-    fn key(&self, messages: &[Message<'_>], i: u32) -> (i64, u32) {
-        let node = self.node(i);
-        let message = if node.is_dummy() {
-            node.children
-                .first()
-                .map_or(NONE, |&c| self.node(c).message)
-        } else {
-            node.message
-        };
-        messages
-            .get(message as usize)
-            .map_or((i64::MAX, u32::MAX), |m| (m.sent, m.seq))
+    /// Makes `list` the children of `i`, in that order.
+    fn set_children(&mut self, i: u32, list: &[u32]) {
+        for (k, &c) in list.iter().enumerate() {
+            let next = list.get(k + 1).copied().unwrap_or(NONE);
+            let node = self.node_mut(c);
+            node.parent = i;
+            node.next = next;
+        }
+        let node = self.node_mut(i);
+        node.first = list.first().copied().unwrap_or(NONE);
+        node.last = list.last().copied().unwrap_or(NONE);
     }
 
-    /// The message a top-level container stands for (a dummy: its first child).
+    /// The message a container stands for: its own, or a dummy's first
+    /// child's (§3 steps 4–6).
     fn representative(&self, i: u32) -> u32 {
         let node = self.node(i);
         if node.is_dummy() {
-            node.children
-                .first()
-                .map_or(NONE, |&c| self.node(c).message)
+            if node.first == NONE {
+                NONE
+            } else {
+                self.node(node.first).message
+            }
         } else {
             node.message
+        }
+    }
+
+    /// The sort key of a container: its representative's (sent, seq).
+    fn key(&self, source: &impl Source, i: u32) -> (i64, u32) {
+        match self.representative(i) {
+            NONE => (i64::MAX, u32::MAX),
+            m => (source.sent(m), source.seq(m)),
         }
     }
 
     /// Sorts every set of children, then the top level, by sent date.
-    fn sort_all(&mut self, messages: &[Message<'_>]) {
-        for i in 0..self.nodes.len() {
-            let mut children = std::mem::take(&mut self.nodes[i].children);
-            children.sort_by_key(|&c| self.key(messages, c));
-            self.nodes[i].children = children;
+    fn sort_all(&mut self, source: &impl Source) {
+        let mut list = Vec::new();
+        for i in 0..at(self.nodes.len()) {
+            let node = self.node(i);
+            if node.first == NONE || node.first == node.last {
+                continue;
+            }
+            list.clear();
+            list.extend(self.children(i));
+            list.sort_by_key(|&c| self.key(source, c));
+            self.set_children(i, &list);
         }
         let mut roots = std::mem::take(&mut self.roots);
-        roots.sort_by_key(|&r| self.key(messages, r));
+        roots.sort_by_key(|&r| self.key(source, r));
         self.roots = roots;
     }
 
@@ -167,6 +228,7 @@ impl Forest {
         if !stack.is_empty() {
             out.write_all(b" ")?;
         }
+        let mut children = Vec::new();
         while let Some(step) = stack.pop() {
             let i = match step {
                 Step::Text(t) => {
@@ -176,25 +238,27 @@ impl Forest {
                 Step::Members(i) => i,
             };
             let node = self.node(i);
-            let children = &node.children;
+            let only = node.first != NONE && node.first == node.last;
             if node.is_dummy() {
                 // A dummy is its children; a lone child stands in its place.
-                if let [only] = children.as_slice() {
-                    stack.push(Step::Members(*only));
+                if only {
+                    stack.push(Step::Members(node.first));
                     continue;
                 }
             } else {
                 write!(out, "{}", number(node.message as usize))?;
-                match children.as_slice() {
-                    [] => continue,
-                    [only] => {
-                        stack.push(Step::Members(*only));
-                        stack.push(Step::Text(b" "));
-                        continue;
-                    }
-                    _ => out.write_all(b" ")?,
+                if node.first == NONE {
+                    continue;
                 }
+                if only {
+                    stack.push(Step::Members(node.first));
+                    stack.push(Step::Text(b" "));
+                    continue;
+                }
+                out.write_all(b" ")?;
             }
+            children.clear();
+            children.extend(self.children(i));
             for &child in children.iter().rev() {
                 stack.push(Step::Text(b")"));
                 stack.push(Step::Members(child));
@@ -209,39 +273,39 @@ impl Forest {
 /// each group's earliest message the parent of the others (as siblings, by
 /// sent date); groups ordered by their first message's sent date. Empty
 /// subjects form a group like any other.
-pub fn ordered_subject(messages: &[Message<'_>], subjects: &[Arc<str>]) -> Forest {
-    let mut order: Vec<u32> = (0..messages.len()).map(at).collect();
-    let m = |i: u32| &messages[i as usize];
-    let text = |i: u32| subjects.get(m(i).subject.id as usize).map_or("", |s| s);
-    order.sort_by(|&a, &b| (text(a), m(a).sent, m(a).seq).cmp(&(text(b), m(b).sent, m(b).seq)));
-    let mut forest = Forest {
-        nodes: (0..messages.len()).map(|i| Node::new(at(i))).collect(),
-        roots: Vec::new(),
-    };
+pub fn ordered_subject(source: &impl Source) -> Forest {
+    let n = source.len();
+    let mut order: Vec<u32> = (0..n).map(at).collect();
+    let text = |i: u32| source.subject_text(source.subject(i).id);
+    order.sort_by(|&a, &b| {
+        (text(a), source.sent(a), source.seq(a)).cmp(&(text(b), source.sent(b), source.seq(b)))
+    });
+    let mut forest = Forest::with_capacity(n);
+    for i in 0..n {
+        forest.push(at(i));
+    }
     let mut parent = NONE;
-    for (n, &i) in order.iter().enumerate() {
-        let starts_group = n == 0
-            || order
-                .get(n - 1)
-                .is_none_or(|&prev| m(prev).subject.id != m(i).subject.id);
-        if starts_group {
+    let mut previous_subject = None;
+    for &i in &order {
+        let subject = source.subject(i).id;
+        if previous_subject != Some(subject) {
             forest.roots.push(i);
             parent = i;
+            previous_subject = Some(subject);
         } else {
             forest.link(parent, i);
         }
     }
-    forest.roots.sort_by_key(|&r| (m(r).sent, m(r).seq));
+    let mut roots = std::mem::take(&mut forest.roots);
+    roots.sort_by_key(|&r| (source.sent(r), source.seq(r)));
+    forest.roots = roots;
     forest
 }
 
 /// THREAD=REFERENCES (RFC 5256 §3, steps 1–6).
-pub fn references(messages: &[Message<'_>], subjects: &[Arc<str>]) -> Forest {
-    let mut forest = Forest {
-        nodes: Vec::with_capacity(messages.len()),
-        roots: Vec::new(),
-    };
-    link_references(&mut forest, messages);
+pub fn references(source: &impl Source) -> Forest {
+    let mut forest = Forest::with_capacity(source.len());
+    link_references(&mut forest, source);
     // (2) The containers without a parent are the threads' heads.
     let roots: Vec<u32> = (0..forest.nodes.len())
         .map(at)
@@ -249,11 +313,11 @@ pub fn references(messages: &[Message<'_>], subjects: &[Arc<str>]) -> Forest {
         .collect();
     forest.roots = prune(&mut forest, roots);
     // (4) Sort the top level (and, for dummies, their children first).
-    forest.sort_all(messages);
+    forest.sort_all(source);
     // (5) Merge threads by base subject.
-    merge_subjects(&mut forest, messages, subjects);
+    merge_subjects(&mut forest, source);
     // (6) Sort every set of siblings.
-    forest.sort_all(messages);
+    forest.sort_all(source);
     forest
 }
 
@@ -261,26 +325,25 @@ pub fn references(messages: &[Message<'_>], subjects: &[Arc<str>]) -> Forest {
 /// container of its own), References linked parent to child without
 /// overriding an existing parent or closing a loop, then the message
 /// itself under its last reference.
-fn link_references(forest: &mut Forest, messages: &[Message<'_>]) {
-    let mut by_id: HashMap<u64, u32> = HashMap::with_capacity(messages.len());
-    for (index, message) in messages.iter().enumerate() {
-        let message_index = at(index);
-        let own = match message.id.map(|id| (id, by_id.get(&id).copied())) {
+fn link_references(forest: &mut Forest, source: &impl Source) {
+    let mut by_id: HashMap<u64, u32> = HashMap::with_capacity(source.len());
+    for index in 0..at(source.len()) {
+        let own = match source.id(index).map(|id| (id, by_id.get(&id).copied())) {
             // An earlier reference made a dummy for this ID: fill it.
             Some((_, Some(existing))) if forest.node(existing).is_dummy() => {
-                forest.node_mut(existing).message = message_index;
+                forest.node_mut(existing).message = index;
                 existing
             }
             Some((id, None)) => {
-                let node = forest.push(message_index);
+                let node = forest.push(index);
                 by_id.insert(id, node);
                 node
             }
             // A duplicate ID, or none: a container nobody can reference.
-            _ => forest.push(message_index),
+            _ => forest.push(index),
         };
         let mut previous = NONE;
-        for &reference in message.references {
+        for &reference in source.references(index) {
             let node = match by_id.get(&reference) {
                 Some(&node) => node,
                 None => {
@@ -313,62 +376,63 @@ fn prune(forest: &mut Forest, roots: Vec<u32>) -> Vec<u32> {
     let mut stack: Vec<u32> = roots.clone();
     while let Some(i) = stack.pop() {
         post.push(i);
-        stack.extend(forest.node(i).children.iter().copied());
+        stack.extend(forest.children(i));
     }
+    let mut kept = Vec::new();
     for &i in post.iter().rev() {
-        let children = std::mem::take(&mut forest.node_mut(i).children);
-        let mut kept = Vec::with_capacity(children.len());
+        if !forest.has_children(i) {
+            continue;
+        }
+        kept.clear();
+        let children: Vec<u32> = forest.children(i).collect();
         for c in children {
             if forest.node(c).is_dummy() {
-                kept.append(&mut forest.node_mut(c).children);
+                kept.extend(forest.children(c));
+                forest.set_children(c, &[]);
             } else {
                 kept.push(c);
             }
         }
-        for &c in &kept {
-            forest.node_mut(c).parent = i;
-        }
-        forest.node_mut(i).children = kept;
+        forest.set_children(i, &kept);
     }
     let mut top = Vec::with_capacity(roots.len());
     for r in roots {
-        let node = forest.node(r);
+        let node = *forest.node(r);
         if !node.is_dummy() {
             top.push(r);
-            continue;
-        }
-        match node.children.as_slice() {
-            [] => {}
-            &[only] => {
-                forest.node_mut(only).parent = NONE;
-                forest.node_mut(r).children.clear();
-                top.push(only);
-            }
-            _ => top.push(r),
+        } else if node.first == NONE {
+            // An empty dummy: gone.
+        } else if node.first == node.last {
+            let only = node.first;
+            forest.set_children(r, &[]);
+            let o = forest.node_mut(only);
+            o.parent = NONE;
+            o.next = NONE;
+            top.push(only);
+        } else {
+            top.push(r);
         }
     }
     top
 }
 
 /// Step 5: threads whose heads share a base subject are merged.
-fn merge_subjects(forest: &mut Forest, messages: &[Message<'_>], subjects: &[Arc<str>]) {
+fn merge_subjects(forest: &mut Forest, source: &impl Source) {
     // A thread's subject (its first child's for a dummy), unless empty.
     let subject = |forest: &Forest, r: u32| -> Option<u32> {
-        let id = messages.get(forest.representative(r) as usize)?.subject.id;
-        subjects
-            .get(id as usize)
-            .is_some_and(|s| !s.is_empty())
-            .then_some(id)
+        let m = forest.representative(r);
+        if m == NONE {
+            return None;
+        }
+        let id = source.subject(m).id;
+        (!source.subject_text(id).is_empty()).then_some(id)
     };
     let is_reply = |forest: &Forest, r: u32| -> bool {
         let node = forest.node(r);
-        !node.is_dummy()
-            && messages
-                .get(node.message as usize)
-                .is_some_and(|m| m.subject.is_reply)
+        !node.is_dummy() && source.subject(node.message).is_reply
     };
     // (5B) One top-level slot per subject.
-    let mut slots: Vec<u32> = forest.roots.clone();
+    let mut slots: Vec<u32> = std::mem::take(&mut forest.roots);
     let mut table: HashMap<u32, usize> = HashMap::new();
     for (slot, &r) in slots.iter().enumerate() {
         let Some(s) = subject(forest, r) else {
@@ -406,11 +470,11 @@ fn merge_subjects(forest: &mut Forest, messages: &[Message<'_>], subjects: &[Arc
         let t = slots[held];
         let (t_dummy, r_dummy) = (forest.node(t).is_dummy(), forest.node(r).is_dummy());
         if t_dummy && r_dummy {
-            let mut moved = std::mem::take(&mut forest.node_mut(r).children);
-            for &c in &moved {
-                forest.node_mut(c).parent = t;
+            let moved: Vec<u32> = forest.children(r).collect();
+            forest.set_children(r, &[]);
+            for c in moved {
+                forest.link(t, c);
             }
-            forest.node_mut(t).children.append(&mut moved);
         } else if t_dummy || (is_reply(forest, r) && !is_reply(forest, t)) {
             forest.link(t, r);
         } else {
@@ -432,36 +496,59 @@ mod tests {
     /// A message for tests: (subject, sent, message-id, references).
     struct Spec(&'static str, i64, Option<u64>, &'static [u64]);
 
-    /// Interns base subjects the way the key cache does.
-    fn intern(texts: &mut Vec<Arc<str>>, raw: &str) -> Subject {
-        let base = base_of_text(raw);
-        let id = match texts.iter().position(|t| **t == *base.key) {
-            Some(i) => i,
-            None => {
-                texts.push(Arc::from(base.key.as_str()));
-                texts.len() - 1
-            }
-        };
-        Subject {
-            id: at(id),
-            is_reply: base.is_reply,
+    /// Messages for tests, with base subjects interned as the cache does.
+    #[derive(Default)]
+    struct Messages {
+        list: Vec<(i64, Subject, Option<u64>, Vec<u64>)>,
+        texts: Vec<String>,
+    }
+
+    impl Messages {
+        fn push(&mut self, raw: &str, sent: i64, id: Option<u64>, references: &[u64]) {
+            let base = base_of_text(raw);
+            let position = self.texts.iter().position(|t| *t == base.key);
+            let index = position.unwrap_or_else(|| {
+                self.texts.push(base.key.clone());
+                self.texts.len() - 1
+            });
+            let subject = Subject {
+                id: at(index),
+                is_reply: base.is_reply,
+            };
+            self.list.push((sent, subject, id, references.to_vec()));
         }
     }
 
-    fn run(specs: &[Spec], algorithm: fn(&[Message<'_>], &[Arc<str>]) -> Forest) -> String {
-        let mut texts = Vec::new();
-        let messages: Vec<Message<'_>> = specs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Message {
-                seq: at(i) + 1,
-                sent: s.1,
-                subject: intern(&mut texts, s.0),
-                id: s.2,
-                references: s.3,
-            })
-            .collect();
-        let forest = algorithm(&messages, &texts);
+    impl Source for Messages {
+        fn len(&self) -> usize {
+            self.list.len()
+        }
+        fn seq(&self, i: u32) -> u32 {
+            i + 1
+        }
+        fn sent(&self, i: u32) -> i64 {
+            self.list[i as usize].0
+        }
+        fn subject(&self, i: u32) -> Subject {
+            self.list[i as usize].1
+        }
+        fn subject_text(&self, id: u32) -> &str {
+            &self.texts[id as usize]
+        }
+        fn id(&self, i: u32) -> Option<u64> {
+            self.list[i as usize].2
+        }
+        fn references(&self, i: u32) -> &[u64] {
+            &self.list[i as usize].3
+        }
+    }
+
+    fn run(specs: &[Spec], algorithm: fn(&Messages) -> Forest) -> String {
+        let mut messages = Messages::default();
+        for s in specs {
+            messages.push(s.0, s.1, s.2, s.3);
+        }
+        let forest = algorithm(&messages);
         let mut out = Vec::new();
         forest
             .write(&mut out, |i| at(i) + 1)
@@ -571,21 +658,12 @@ mod tests {
     #[test]
     fn deep_threads_do_not_recurse() {
         let n = 100_000u64;
-        let refs: Vec<Vec<u64>> = (0..n)
-            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
-            .collect();
-        let mut texts = Vec::new();
-        let subject = intern(&mut texts, "deep");
-        let messages: Vec<Message<'_>> = (0..n)
-            .map(|i| Message {
-                seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                sent: i64::try_from(i).unwrap_or(0),
-                subject,
-                id: Some(i),
-                references: &refs[usize::try_from(i).unwrap_or(0)],
-            })
-            .collect();
-        let forest = references(&messages, &texts);
+        let mut messages = Messages::default();
+        for i in 0..n {
+            let refs = if i == 0 { vec![] } else { vec![i - 1] };
+            messages.push("deep", i64::try_from(i).unwrap_or(0), Some(i), &refs);
+        }
+        let forest = references(&messages);
         assert_eq!(forest.roots.len(), 1);
         let mut out = Vec::new();
         forest.write(&mut out, |i| at(i) + 1).expect("write");
