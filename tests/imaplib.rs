@@ -6,6 +6,8 @@
 //! - `generated_10000_messages`: a 10,000-message mailbox from
 //!   `../shared/bench/gen_mbox.py`; sizes, subjects, a sample of bodies and parts, and
 //!   SEARCH hit lists against the generator's `.meta.json`.
+//! - `sort_and_thread_on_generated_mailbox`: SORT, UID SORT, THREAD and UID
+//!   THREAD through imaplib, checked against Python's reading of the headers.
 //!
 //! Without python3 these tests print a notice and pass, except under CI (`CI=true`),
 //! where a missing interpreter is a failure.
@@ -61,6 +63,31 @@ fn generated_10000_messages() {
         &args,
         Duration::from_secs(900),
     );
+}
+
+/// imaplib's sort() and thread() on a generated 3,000-message mailbox,
+/// checked against Python's own reading of the headers
+/// (tests/python/sort_thread.py).
+#[test]
+fn sort_and_thread_on_generated_mailbox() {
+    let Some(python) = python3() else { return };
+    let Some(generator) = shared_file("bench/gen_mbox.py") else {
+        let msg = "../shared/bench/gen_mbox.py not found (set MBOX_IMAPD_SHARED_DIR)";
+        assert!(!in_ci(), "{msg}");
+        eprintln!("notice: {msg}; skipping the SORT/THREAD imaplib test");
+        return;
+    };
+    let args = [
+        "--server".to_string(),
+        server_bin().display().to_string(),
+        "--gen".to_string(),
+        generator.display().to_string(),
+        "--messages".to_string(),
+        "3000".to_string(),
+        "--seed".to_string(),
+        "7".to_string(),
+    ];
+    run_script(&python, "sort_thread.py", &args, Duration::from_secs(600));
 }
 
 fn in_ci() -> bool {
