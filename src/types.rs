@@ -65,9 +65,12 @@ pub struct SeqRange {
     pub last: SeqBound,
 }
 
-/// `sequence-set` (RFC 3501 §9), or the `$` saved result is not supported.
+/// `sequence-set` (RFC 3501 §9), or RFC 5182's `$`, the saved search result.
 ///
-/// Invariant: never empty (the grammar requires at least one element).
+/// A set as parsed is never empty (the grammar requires an element), so the
+/// empty set stands for `$` until the session replaces it with the saved
+/// messages (command/searchres.rs); a saved result that is empty stays
+/// empty, and names no message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceSet(pub Vec<SeqRange>);
 
@@ -81,6 +84,16 @@ impl SeqBound {
 }
 
 impl SequenceSet {
+    /// `$` (RFC 5182 `seq-last-command`).
+    pub fn saved() -> Self {
+        SequenceSet(Vec::new())
+    }
+
+    /// Whether this is `$` (or the empty result it stood for).
+    pub fn is_saved(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// A set holding the single number `n` (`n` must be non-zero to be useful).
     pub fn single(n: NonZeroU32) -> Self {
         SequenceSet(vec![SeqRange {

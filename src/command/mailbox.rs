@@ -196,6 +196,7 @@ pub fn select<W: Write>(
         read_only,
         cache: Default::default(),
         sort_keys: Default::default(),
+        saved_result: Vec::new(),
     };
     Ok((
         selected,

@@ -16,6 +16,7 @@ pub mod idle;
 pub mod list;
 pub mod mailbox;
 pub mod search;
+pub mod searchres;
 pub mod sort;
 pub mod status;
 pub mod store;
@@ -55,8 +56,10 @@ pub struct Selected {
     pub read_only: bool,
     /// Parsed MIME trees of recently fetched messages (bounded).
     pub cache: crate::mime::Cache,
-    /// Header keys SORT and THREAD have read, by UID.
+    /// Header keys SORT and THREAD have read.
     pub sort_keys: sort::KeyCache,
+    /// RFC 5182's `$`: the UIDs the last `RETURN (SAVE)` kept, ascending.
+    pub saved_result: Vec<u32>,
     /// The number of \Recent messages the client was last told (SELECT's
     /// `* n RECENT`, then every change, RFC 3501 §7.3.2).
     pub recent_reported: usize,

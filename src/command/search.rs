@@ -60,15 +60,44 @@ pub fn search<W: Write>(
     answer: Answer<'_>,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
-    let hits: Vec<u32> = matching(selected, charset, criteria)?
-        .into_iter()
-        .map(|hit| hit.number(numbering))
-        .collect();
+    let found = matching(selected, charset, criteria)?;
+    let hits: Vec<u32> = found.iter().map(|hit| hit.number(numbering)).collect();
     match answer {
         Answer::Search => write_search(out, &hits)?,
-        Answer::Esearch { tag, options } => write_esearch(out, tag, numbering, options, &hits)?,
+        Answer::Esearch { tag, options } => {
+            let uids: Vec<u32> = found.iter().map(|hit| hit.uid).collect();
+            answer_esearch(selected, out, tag, numbering, options, &hits, &uids)?;
+        }
     }
     Ok(Completion::done("SEARCH"))
+}
+
+/// The `RETURN (...)` answer of SEARCH or SORT: SAVE keeps its part of the
+/// result as `$` (RFC 5182) and, alone, asks for no ESEARCH response; the
+/// other options are answered by `* ESEARCH`. `hits` and `uids` are in the
+/// order reported.
+pub(super) fn answer_esearch<W: Write>(
+    selected: &mut Selected,
+    out: &mut ResponseWriter<W>,
+    tag: &str,
+    numbering: Numbering,
+    options: &[SearchReturn],
+    hits: &[u32],
+    uids: &[u32],
+) -> std::io::Result<()> {
+    if !options.contains(&SearchReturn::Save) {
+        return write_esearch(out, tag, numbering, options, hits);
+    }
+    selected.saved_result = super::searchres::saved_part(options, uids);
+    let rest: Vec<SearchReturn> = options
+        .iter()
+        .copied()
+        .filter(|o| *o != SearchReturn::Save)
+        .collect();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    write_esearch(out, tag, numbering, &rest, hits)
 }
 
 /// One message that matched.

@@ -343,6 +343,8 @@ pub enum SearchReturn {
     Max,
     All,
     Count,
+    /// RFC 5182 §2.1: keep the result as `$`.
+    Save,
 }
 
 /// `sort-criterion = ["REVERSE" SP] sort-key` (RFC 5256 §4).

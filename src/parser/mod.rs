@@ -633,6 +633,25 @@ pub(crate) mod tests {
                     ret: Some(vec![SearchReturn::Min, SearchReturn::Count]),
                 },
             ),
+            // RFC 5182 §3: sequence-set =/ seq-last-command; seq-last-command = "$";
+            // search-return-opt =/ "SAVE".
+            (
+                b"a UID FETCH $ (UID)\r\n",
+                C::Fetch {
+                    set: SequenceSet::saved(),
+                    items: vec![FetchAttribute::Uid],
+                    numbering: Numbering::Uid,
+                },
+            ),
+            (
+                b"a SEARCH RETURN (SAVE MIN) NOT $\r\n",
+                C::Search {
+                    charset: None,
+                    criteria: SearchKey::Not(Box::new(SearchKey::SequenceSet(SequenceSet::saved()))),
+                    numbering: Numbering::Sequence,
+                    ret: Some(vec![SearchReturn::Save, SearchReturn::Min]),
+                },
+            ),
             // RFC 5256 §4: thread = ["UID" SP] "THREAD" SP thread-alg SP
             // search-criteria.
             (
@@ -1139,8 +1158,8 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             (b"a COPY 1\r\n", invalid("a", "Missing mailbox name")),
             (b"a MOVE 1\r\n", invalid("a", "Missing mailbox name")),
             (
-                b"a SEARCH RETURN (SAVE) ALL\r\n",
-                invalid("a", "Unknown RETURN option SAVE"),
+                b"a SEARCH RETURN (PARTIAL) ALL\r\n",
+                invalid("a", "Unknown RETURN option PARTIAL"),
             ),
             (
                 b"a SEARCH RETURN (MIN ALL\r\n",
@@ -1155,6 +1174,11 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 invalid("a", "Invalid sequence set"),
             ),
             (b"a SORT\r\n", invalid("a", "Missing sort criteria")),
+            (
+                b"a FETCH $1 UID\r\n",
+                invalid("a", "$ stands alone in a sequence set"),
+            ),
+            (b"a COPY 1,$ x\r\n", invalid("a", "Invalid sequence set")),
             (
                 b"a SORT () UTF-8 ALL\r\n",
                 invalid("a", "Invalid sort criteria"),
@@ -1208,6 +1232,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
             b"a UID SORT RETURN (ALL) (REVERSE SUBJECT DISPLAYTO) UTF-8 OR 1:3 TEXT x\r\n",
             b"a THREAD REFERENCES US-ASCII (UNSEEN SINCE 1-Feb-1994)\r\n",
+            b"a UID SEARCH RETURN (SAVE) UID $ OR $ 1:*\r\n",
         ];
         let mut rng = Rng::new(0x5eed_0004);
         for seed in seeds {

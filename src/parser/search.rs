@@ -184,8 +184,8 @@ fn search_keys<'a>(input: &'a [u8], charset: Option<&str>) -> PResult<'a, Search
 }
 
 /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt
-/// *(SP search-return-opt)] ")"` (RFC 4731 §3); each option once, unknown
-/// ones BAD.
+/// *(SP search-return-opt)] ")"` (RFC 4731 §3), with RFC 5182's `SAVE`;
+/// each option once, unknown ones BAD.
 fn search_return_opts(input: &[u8]) -> PResult<'_, Option<Vec<SearchReturn>>> {
     const RETURN: &[u8] = b" RETURN (";
     let Some(head) = input.get(..RETURN.len()) else {
@@ -212,6 +212,7 @@ fn search_return_opts(input: &[u8]) -> PResult<'_, Option<Vec<SearchReturn>>> {
             b"MAX" => SearchReturn::Max,
             b"ALL" => SearchReturn::All,
             b"COUNT" => SearchReturn::Count,
+            b"SAVE" => SearchReturn::Save,
             _ => return fail(format!("Unknown RETURN option {}", printable(word))),
         };
         if !options.contains(&option) {
@@ -291,7 +292,7 @@ fn search_key(input: &[u8], decoder: TextDecoder, depth: usize) -> PResult<'_, S
     }
     match input.first() {
         Some(b'(') => return search_key_list(input, decoder, depth),
-        Some(b'*' | b'0'..=b'9') => {
+        Some(b'*' | b'0'..=b'9' | b'$') => {
             let (rest, set) = commit(sequence_set(input), || "Invalid sequence set".into())?;
             return Ok((rest, K::SequenceSet(set)));
         }

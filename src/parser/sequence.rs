@@ -5,7 +5,8 @@
 //! client could send `1,1,1,...` for as long as the line limit allows, which the
 //! handlers would then expand. We parse it iteratively and refuse more than
 //! [`MAX_SEQUENCE_SET_ELEMENTS`] elements. Numbers are `nz-number`s: zero and
-//! anything past `u32::MAX` are malformed. The `$` of RFC 5182 is not supported.
+//! anything past `u32::MAX` are malformed. RFC 5182's `$` (the saved search
+//! result) stands alone: `sequence-set =/ seq-last-command`.
 
 use std::num::NonZeroU32;
 
@@ -22,6 +23,13 @@ pub(crate) const MAX_SEQUENCE_SET_ELEMENTS: usize = 100_000;
 /// The set must end at a delimiter (SP, `)`, line end or end of input), so
 /// `1:3x` is malformed rather than a set followed by garbage.
 pub(crate) fn sequence_set(input: &[u8]) -> PResult<'_, SequenceSet> {
+    // RFC 5182 §3: `seq-last-command = "$"`, never inside a list or range.
+    if let Some(rest) = input.strip_prefix(b"$") {
+        if !matches!(rest.first(), None | Some(b' ' | b')' | b'\r' | b'\n')) {
+            return fail("$ stands alone in a sequence set");
+        }
+        return Ok((rest, SequenceSet::saved()));
+    }
     let (mut rest, first) = seq_range(input)?;
     let mut ranges = vec![first];
     while let Some(after_comma) = rest.strip_prefix(b",") {
@@ -127,7 +135,8 @@ pub(crate) mod tests {
             b"1:3x",
             b"-1",
             b"1.5",
-            b"$",
+            b"$1",
+            b"$:3",
             b"**",
         ];
         for input in cases {

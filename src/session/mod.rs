@@ -245,7 +245,7 @@ impl Session {
     pub fn capabilities(&self) -> String {
         // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -281,6 +281,13 @@ impl Session {
             Intercepted::Done(flow) => return Ok(flow),
             Intercepted::Pass(body) => body,
         };
+        let mut body = body;
+        // RFC 5182: `$` becomes the saved result before the command runs; a
+        // saving command that fails leaves the result empty (§2.1).
+        let saves = saves_result(&body);
+        if let State::Selected(sel) = &self.state {
+            command::searchres::resolve(&mut body, sel);
+        }
         let reports = reports_updates(&body);
         if matches!(body, CommandBody::Idle) {
             let started = panic::catch_unwind(AssertUnwindSafe(|| self.start_idle(&tag, out)));
@@ -291,6 +298,12 @@ impl Session {
         // safe answer is BYE; the panic itself is logged by the hook `main` installs.
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let result = self.dispatch(&tag, body, out);
+            if saves
+                && result.is_err()
+                && let State::Selected(sel) = &mut self.state
+            {
+                sel.saved_result.clear();
+            }
             // RFC 3501 §7: untagged updates go before the tagged completion.
             // If the mailbox turns out to be beyond repair, the command's own
             // result still stands (an APPEND elsewhere did happen): BYE, then
@@ -725,6 +738,19 @@ impl Session {
     }
 }
 
+/// Whether `body` asks to save its result as `$` (RFC 5182 `RETURN (SAVE)`).
+fn saves_result(body: &CommandBody) -> bool {
+    match body {
+        CommandBody::Search {
+            ret: Some(options), ..
+        }
+        | CommandBody::Sort {
+            ret: Some(options), ..
+        } => options.contains(&crate::parser::ast::SearchReturn::Save),
+        _ => false,
+    }
+}
+
 /// Whether the mailbox is checked for changes after `body`, before its
 /// tagged completion. Not after FETCH, STORE or SEARCH by sequence number
 /// (RFC 3501 §7.4.1: no EXPUNGE there; not looking keeps the numbering the
@@ -789,12 +815,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE \
              LOGINDISABLED] mailhost"
         ));
     }

@@ -47,7 +47,8 @@ pub fn sort<W: Write>(
         }
         Some((tag, options)) => {
             let numbers: Vec<u32> = hits.iter().map(|h| h.number(numbering)).collect();
-            search::write_esearch(out, tag, numbering, options, &numbers)?;
+            let uids: Vec<u32> = hits.iter().map(|h| h.uid).collect();
+            search::answer_esearch(selected, out, tag, numbering, options, &numbers, &uids)?;
         }
     }
     Ok(Completion::done("SORT"))
