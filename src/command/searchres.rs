@@ -21,15 +21,13 @@ pub fn resolve(body: &mut CommandBody, selected: &Selected) {
         C::Fetch { set, numbering, .. }
         | C::Store { set, numbering, .. }
         | C::Copy { set, numbering, .. }
-        | C::Move { set, numbering, .. } => {
-            if set.is_saved() {
-                *set = numbers(selected, *numbering);
-            }
+        | C::Move { set, numbering, .. }
+            if set.is_saved() =>
+        {
+            *set = numbers(selected, *numbering);
         }
-        C::UidExpunge(set) => {
-            if set.is_saved() {
-                *set = numbers(selected, Numbering::Uid);
-            }
+        C::UidExpunge(set) if set.is_saved() => {
+            *set = numbers(selected, Numbering::Uid);
         }
         C::Search { criteria, .. } => resolve_key(criteria, selected),
         C::Sort { search, .. } | C::Thread { search, .. } => resolve_key(search, selected),
