@@ -1,9 +1,10 @@
 //! APPEND (RFC 3501 §6.3.11) with UIDPLUS's APPENDUID (RFC 4315 §3).
 //!
-//! The message arrives as one literal, already bounded by the framer (64 MiB,
-//! `Limits::AUTHENTICATED`); `mailstore::write::append` converts it to LF,
-//! From-quotes it and appends it under the write locks, all or nothing, and
-//! tells us its UID. The hard parts:
+//! Each message arrives as one literal, already bounded by the framer (the
+//! APPENDLIMIT, RFC 7889; at most 64 MiB); `mailstore::write::append` converts
+//! them to LF, From-quotes them and appends them under the write locks, all or
+//! nothing, and tells us their UIDs. MULTIAPPEND (RFC 3502) is the same call
+//! with several messages. The hard parts:
 //! - APPENDUID is sent on *every* success, including into a mailbox this or
 //!   another session has open (UW imapd omits it there, and mbsync then fails
 //!   to upload). That works because the engine assigns UIDs from the file
@@ -14,52 +15,66 @@
 //! - A missing destination is `NO [TRYCREATE]` (§6.3.11), so the client may
 //!   CREATE it and retry; nothing is created here.
 
-use chrono::{DateTime, FixedOffset};
-
 use super::mailbox::resolve;
 use super::store::split_flags;
 use super::updates::uid_set;
 use super::{CommandError, CommandResult, Completion, Context};
 use crate::mailstore::StoreError;
 use crate::mailstore::write::{self, Appended, NewMessage};
+use crate::parser::ast::AppendMessage;
 use crate::response::Code;
-use crate::types::Flag;
 
 /// Largest message APPEND accepts: the framer's literal limit, restated so the
-/// answer is a clear NO [LIMIT] should the two ever differ.
+/// answer is a clear NO [TOOBIG] should the two ever differ.
 pub const MAX_APPEND_OCTETS: usize = 64 * 1024 * 1024;
 
-/// Runs APPEND.
+/// Runs APPEND with one message or several (MULTIAPPEND, RFC 3502).
+/// All or nothing: every message is checked before any is written, and all
+/// are written under one lock with one fsync (mailstore::append), so a
+/// failure anywhere leaves the mailbox as it was (RFC 3502 §6.3.11: "If the
+/// server returns a NO ... none of the messages are appended").
 /// It writes no untagged response itself.
-pub fn append(
-    ctx: &Context,
-    mailbox: &[u8],
-    flags: &[Flag],
-    date: Option<DateTime<FixedOffset>>,
-    message: &[u8],
-) -> CommandResult {
+pub fn append(ctx: &Context, mailbox: &[u8], messages: &[AppendMessage]) -> CommandResult {
     let target = resolve(ctx, mailbox)?;
-    let (flags, keywords) = split_flags(flags)?;
-    if message.is_empty() {
-        return Err(CommandError::no("Empty message"));
+    let mut new = Vec::with_capacity(messages.len());
+    let mut total = 0usize;
+    for (i, m) in messages.iter().enumerate() {
+        let (flags, keywords) = split_flags(&m.flags)?;
+        let which = ordinal(i, messages.len());
+        if m.message.is_empty() {
+            return Err(CommandError::no(format!("Empty message{which}")));
+        }
+        total = total.saturating_add(m.message.len());
+        if m.message.len() > MAX_APPEND_OCTETS {
+            return Err(CommandError::no_code(
+                Code::TooBig,
+                format!("Message{which} too large"),
+            ));
+        }
+        new.push(NewMessage {
+            bytes: &m.message,
+            flags,
+            keywords,
+            internal_date: m.date,
+        });
     }
-    if message.len() > MAX_APPEND_OCTETS {
-        return Err(CommandError::no_code(Code::Limit, "Message too large"));
-    }
-    let new = NewMessage {
-        bytes: message,
-        flags,
-        keywords,
-        internal_date: date,
-    };
-    let appended = append_to(&target, &[new], ctx)?;
+    let appended = append_to(&target, &new, ctx)?;
     log::info!(
-        "append mailbox={} bytes={} uid={}",
+        "append mailbox={} messages={} bytes={total} uid={}",
         target.name,
-        message.len(),
+        new.len(),
         uid_set(&appended.uids)
     );
     Ok(uid_completion(&appended, "APPEND"))
+}
+
+/// " 2" for the second of several messages (in NO texts); "" when alone.
+fn ordinal(i: usize, count: usize) -> String {
+    if count > 1 {
+        format!(" {}", i + 1)
+    } else {
+        String::new()
+    }
 }
 
 /// `OK [APPENDUID v uids] APPEND completed` (RFC 4315 §3: APPENDUID holds the
@@ -112,7 +127,7 @@ pub fn missing_is_trycreate(e: StoreError) -> CommandError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Uid, UidValidity};
+    use crate::types::{Flag, Uid, UidValidity};
 
     #[test]
     fn appenduid_completion() {
@@ -160,7 +175,12 @@ mod tests {
             locking: Default::default(),
         };
         // Names that escape the mail directory, bad flags, empty messages.
-        let e = append(&ctx, b"../x", &[], None, b"x").unwrap_err();
+        let one = |flags: Vec<Flag>, bytes: &[u8]| AppendMessage {
+            flags,
+            date: None,
+            message: bytes.to_vec(),
+        };
+        let e = append(&ctx, b"../x", &[one(vec![], b"x")]).unwrap_err();
         assert!(matches!(
             e,
             CommandError::No {
@@ -168,9 +188,38 @@ mod tests {
                 ..
             }
         ));
-        let e = append(&ctx, b"INBOX", &[Flag::Extension("X".into())], None, b"x");
+        let e = append(
+            &ctx,
+            b"INBOX",
+            &[one(vec![Flag::Extension("X".into())], b"x")],
+        );
         assert!(matches!(e, Err(CommandError::Bad { .. })));
-        let e = append(&ctx, b"INBOX", &[], None, b"");
+        let e = append(&ctx, b"INBOX", &[one(vec![], b"")]);
         assert!(matches!(e, Err(CommandError::No { .. })));
+        // MULTIAPPEND: a bad second message refuses the whole command before
+        // the (missing) file is looked at, which would say TRYCREATE/NO otherwise.
+        let e = append(&ctx, b"INBOX", &[one(vec![], b"x"), one(vec![], b"")]);
+        assert!(
+            matches!(&e, Err(CommandError::No { code: None, text }) if text == "Empty message 2"),
+            "{e:?}"
+        );
+        let e = append(
+            &ctx,
+            b"INBOX",
+            &[
+                one(vec![], b"x"),
+                one(vec![Flag::Extension("Y".into())], b"y"),
+            ],
+        );
+        assert!(matches!(e, Err(CommandError::Bad { .. })));
+        let big = vec![b'x'; MAX_APPEND_OCTETS + 1];
+        let e = append(&ctx, b"INBOX", &[one(vec![], b"x"), one(vec![], &big)]);
+        assert!(matches!(
+            e,
+            Err(CommandError::No {
+                code: Some(Code::TooBig),
+                ..
+            })
+        ));
     }
 }

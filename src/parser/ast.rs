@@ -27,6 +27,15 @@ impl fmt::Debug for MailboxName {
     }
 }
 
+/// One message of an APPEND (RFC 3502 `append-message`): its flags, its
+/// internal date (none = now), and its octets (a `literal` or `literal8`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime<FixedOffset>>,
+    pub message: Vec<u8>,
+}
+
 /// Credentials and SASL data: `Debug` never shows the bytes (log safety).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub Vec<u8>);
@@ -95,12 +104,11 @@ pub enum CommandBody {
         mailbox: MailboxName,
         items: Vec<StatusItem>,
     },
-    /// `APPEND mailbox [flag-list] [date-time] literal`.
+    /// `APPEND mailbox 1*(SP [flag-list] [date-time] literal)`: one message
+    /// (RFC 3501 §6.3.11) or several (MULTIAPPEND, RFC 3502), never none.
     Append {
         mailbox: MailboxName,
-        flags: Vec<Flag>,
-        date: Option<DateTime<FixedOffset>>,
-        message: Vec<u8>,
+        messages: Vec<AppendMessage>,
     },
     Idle,
     // --- selected (§6.4)

@@ -11,7 +11,9 @@ use std::borrow::Cow;
 
 use nom::bytes::complete::take_while1;
 
-use super::ast::{CommandBody, MailboxName, Secret, StatusItem, StoreMode, StoreResponse};
+use super::ast::{
+    AppendMessage, CommandBody, MailboxName, Secret, StatusItem, StoreMode, StoreResponse,
+};
 use super::core::{
     PResult, arg, astring, at_argument_end, atom, commit, fail, flag, flag_list, list_mailbox,
     literal, literal8, mailbox, mismatch, nil, nstring, printable, string, utf8,
@@ -229,10 +231,30 @@ fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
     }
 }
 
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+/// `append = "APPEND" SP mailbox 1*append-message` (RFC 3502 §6.3.11)
+/// `append-message = append-opts SP append-data`
+/// `append-opts = [SP flag-list] [SP date-time]`
 /// (RFC 3516: `append-data = literal / literal8`)
+///
+/// RFC 3501's single message is the case of one `append-message`.
 pub(crate) fn append(input: &[u8]) -> PResult<'_, CommandBody> {
     let (mut rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    let mut messages = Vec::new();
+    loop {
+        let (tail, message) = append_message(rest)?;
+        messages.push(message);
+        rest = tail;
+        // Another message follows a space; the line's end is the caller's.
+        if !rest.starts_with(b" ") {
+            return Ok((rest, CommandBody::Append { mailbox, messages }));
+        }
+    }
+}
+
+/// `append-message = [SP flag-list] [SP date-time] SP append-data`
+/// (RFC 3502; the leading SP of RFC 3502's `append-opts` folded in).
+fn append_message(input: &[u8]) -> PResult<'_, AppendMessage> {
+    let mut rest = input;
     let mut flags = Vec::new();
     if rest.starts_with(b" (") {
         (rest, flags) = arg(rest, "flag list", flag_list)?;
@@ -245,8 +267,7 @@ pub(crate) fn append(input: &[u8]) -> PResult<'_, CommandBody> {
     let (rest, message) = arg(rest, "message literal", append_data)?;
     Ok((
         rest,
-        CommandBody::Append {
-            mailbox,
+        AppendMessage {
             flags,
             date,
             message: message.to_vec(),

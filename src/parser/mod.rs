@@ -226,6 +226,18 @@ pub(crate) mod tests {
         MailboxName(name.as_bytes().to_vec())
     }
 
+    fn message(
+        flags: Vec<Flag>,
+        date: Option<chrono::DateTime<chrono::FixedOffset>>,
+        bytes: &[u8],
+    ) -> AppendMessage {
+        AppendMessage {
+            flags,
+            date,
+            message: bytes.to_vec(),
+        }
+    }
+
     fn set(text: &str) -> SequenceSet {
         match sequence::sequence_set(text.as_bytes()) {
             Ok((b"", s)) => s,
@@ -402,27 +414,60 @@ pub(crate) mod tests {
                 b"a APPEND INBOX {3}\r\nhi\n\r\n",
                 C::Append {
                     mailbox: mbox("INBOX"),
-                    flags: vec![],
-                    date: None,
-                    message: b"hi\n".to_vec(),
+                    messages: vec![message(vec![], None, b"hi\n")],
                 },
             ),
             (
                 b"a APPEND INBOX () \" 5-Mar-2024 10:00:00 +0100\" ~{3}\r\na\x00b\r\n",
                 C::Append {
                     mailbox: mbox("INBOX"),
-                    flags: vec![],
-                    date: DateTime::parse_from_rfc3339("2024-03-05T10:00:00+01:00").ok(),
-                    message: b"a\x00b".to_vec(),
+                    messages: vec![message(
+                        vec![],
+                        DateTime::parse_from_rfc3339("2024-03-05T10:00:00+01:00").ok(),
+                        b"a\x00b",
+                    )],
                 },
             ),
             (
                 b"a APPEND x \"05-Mar-2024 10:00:00 -0000\" {0+}\r\n\r\n",
                 C::Append {
                     mailbox: mbox("x"),
-                    flags: vec![],
-                    date: DateTime::parse_from_rfc3339("2024-03-05T10:00:00+00:00").ok(),
-                    message: vec![],
+                    messages: vec![message(
+                        vec![],
+                        DateTime::parse_from_rfc3339("2024-03-05T10:00:00+00:00").ok(),
+                        b"",
+                    )],
+                },
+            ),
+            // MULTIAPPEND (RFC 3502): each message with its own options, any
+            // literal form (sync, LITERAL+, literal8) in any position.
+            (
+                b"a APPEND INBOX {2}\r\nm1 (\\Seen) {2+}\r\nm2 \"05-Mar-2024 10:00:00 +0000\" ~{3}\r\nm\x003\r\n",
+                C::Append {
+                    mailbox: mbox("INBOX"),
+                    messages: vec![
+                        message(vec![], None, b"m1"),
+                        message(vec![Flag::Seen], None, b"m2"),
+                        message(
+                            vec![],
+                            DateTime::parse_from_rfc3339("2024-03-05T10:00:00+00:00").ok(),
+                            b"m\x003",
+                        ),
+                    ],
+                },
+            ),
+            (
+                b"a APPEND x (\\Seen) \" 5-Mar-2024 10:00:00 +0100\" {1}\r\na () {1}\r\nb\r\n",
+                C::Append {
+                    mailbox: mbox("x"),
+                    messages: vec![
+                        message(
+                            vec![Flag::Seen],
+                            DateTime::parse_from_rfc3339("2024-03-05T10:00:00+01:00").ok(),
+                            b"a",
+                        ),
+                        message(vec![], None, b"b"),
+                    ],
                 },
             ),
             (b"a IDLE\r\n", C::Idle),
@@ -707,9 +752,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 "A003",
                 C::Append {
                     mailbox: mbox("saved-messages"),
-                    flags: vec![Flag::Seen],
-                    date: None,
-                    message: message.to_vec(),
+                    messages: vec![self::message(vec![Flag::Seen], None, message)],
                 },
             ),
             (b"FXXZ CHECK\r\n".to_vec(), "FXXZ", C::Check),
@@ -1043,6 +1086,27 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 b"a APPEND INBOX msg\r\n",
                 invalid("a", "Invalid message literal"),
             ),
+            // RFC 3502: a second message is all or nothing too.
+            (
+                b"a APPEND INBOX {1}\r\nx \r\n",
+                invalid("a", "Invalid message literal"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx (\\Seen)\r\n",
+                invalid("a", "Missing message literal"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx \"5-Mar-2024 10:00:00 +0100\" {1}\r\ny\r\n",
+                invalid("a", "Invalid date-time"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx {1}\r\n\x00\r\n",
+                invalid("a", "NUL octet in literal"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx{1}\r\ny\r\n",
+                invalid("a", "Unexpected characters in APPEND command"),
+            ),
             (b"a UID\r\n", invalid("a", "Missing UID command")),
             (b"a UID NOOP\r\n", invalid("a", "Unknown UID command NOOP")),
             (b"a UID EXPUNGE\r\n", invalid("a", "Missing sequence set")),
@@ -1077,6 +1141,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a FETCH 2:4 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS.NOT (DATE \"FROM\")]<0.100>)\r\n",
             b"a UID SEARCH CHARSET UTF-8 OR (NOT FROM {3}\r\nabc) HEADER X \"\" SINCE \"1-Feb-1994\"\r\n",
             b"a APPEND INBOX (\\Seen k) \" 1-Jan-2000 00:00:00 +0000\" ~{2+}\r\nhi\r\n",
+            b"a APPEND INBOX {2+}\r\nhi (\\Seen) \" 1-Jan-2000 00:00:00 +0000\" ~{2+}\r\nh\x00 {0}\r\n\r\n",
             b"a STORE 1,2:* +FLAGS.SILENT \\Seen\r\n",
             b"a ID (\"k\" NIL)\r\n",
             b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
@@ -1154,6 +1219,97 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             };
             assert_eq!(body(text.as_bytes()), expected, "{text}");
         }
+    }
+
+    /// RFC 3502 `append`: random messages (flags, date-time, literal form),
+    /// rendered and parsed back.
+    #[test]
+    fn round_trip_multiappend() {
+        let mut rng = Rng::new(0x5eed_3502);
+        let flag_pool = [Flag::Seen, Flag::Flagged, Flag::Answered, Flag::Draft];
+        for _ in 0..300 {
+            let mut text = b"a APPEND Sent".to_vec();
+            let mut messages = Vec::new();
+            for _ in 0..=rng.below(4) {
+                text.push(b' ');
+                let mut flags = Vec::new();
+                if rng.below(2) == 0 {
+                    for flag in &flag_pool {
+                        if rng.below(2) == 0 {
+                            flags.push(flag.clone());
+                        }
+                    }
+                    let names: Vec<_> = flags.iter().map(Flag::as_wire).collect();
+                    text.extend(format!("({}) ", names.join(" ")).into_bytes());
+                }
+                let mut date = None;
+                if rng.below(2) == 0 {
+                    let day = rng.below(28) + 1;
+                    let hour = rng.below(24);
+                    text.extend(
+                        format!("\"{day:2}-Mar-2024 {hour:02}:07:09 -0130\" ").into_bytes(),
+                    );
+                    date = DateTime::parse_from_rfc3339(&format!(
+                        "2024-03-{day:02}T{hour:02}:07:09-01:30"
+                    ))
+                    .ok();
+                }
+                let len = rng.below(6) as usize;
+                let bytes: Vec<u8> = (0..len).map(|_| rng.below(255) as u8 + 1).collect();
+                let (open, close) = match rng.below(3) {
+                    0 => ("{", "}"),
+                    1 => ("{", "+}"),
+                    _ => ("~{", "}"),
+                };
+                text.extend(format!("{open}{len}{close}\r\n").into_bytes());
+                text.extend(&bytes);
+                messages.push(message(flags, date, &bytes));
+            }
+            text.extend(b"\r\n");
+            let expected = CommandBody::Append {
+                mailbox: mbox("Sent"),
+                messages,
+            };
+            assert_eq!(body(&text), expected, "{}", printable(&text));
+        }
+    }
+
+    /// RFC 3502 §6.3.11's example: two messages, the second with its own
+    /// flags and date-time (message text shortened).
+    #[test]
+    fn rfc3502_example() {
+        let first = b"Subject: afternoon meeting\r\n\r\nHello Joe\r\n";
+        let second = b"Subject: afternoon meeting again\r\n\r\n3:30 is fine\r\n";
+        let text = [
+            format!(
+                "A003 APPEND saved-messages (\\Seen) {{{}}}\r\n",
+                first.len()
+            )
+            .as_bytes(),
+            first,
+            format!(
+                " (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {{{}}}\r\n",
+                second.len()
+            )
+            .as_bytes(),
+            second,
+            b"\r\n",
+        ]
+        .concat();
+        assert_eq!(
+            body(&text),
+            CommandBody::Append {
+                mailbox: mbox("saved-messages"),
+                messages: vec![
+                    message(vec![Flag::Seen], None, first),
+                    message(
+                        vec![Flag::Seen],
+                        DateTime::parse_from_rfc3339("1994-02-07T22:43:04-08:00").ok(),
+                        second,
+                    ),
+                ],
+            }
+        );
     }
 
     #[test]

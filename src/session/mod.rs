@@ -243,9 +243,10 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
+        // MULTIAPPEND (RFC 3502), NAMESPACE (RFC 2342), CHILDREN (RFC 3348),
+        // STATUS=SIZE (RFC 8438).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -635,12 +636,9 @@ impl Session {
                 };
                 command::copy::move_messages(ctx, sel, &set, &mailbox.0, numbering, out)
             }
-            C::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => command::append::append(&self.context, &mailbox.0, &flags, date, &message),
+            C::Append { mailbox, messages } => {
+                command::append::append(&self.context, &mailbox.0, &messages)
+            }
             C::List { reference, pattern } => {
                 command::list::list(&self.context, &reference.0, &pattern.0, out)
             }
@@ -767,12 +765,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE \
              LOGINDISABLED] mailhost"
         ));
     }
