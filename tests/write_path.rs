@@ -158,6 +158,84 @@ fn append_into_selected_mailbox_gives_exists_and_appenduid() {
     c.logout();
 }
 
+/// MULTIAPPEND (RFC 3502) on disk: three messages in one command land
+/// together, with one APPENDUID range and their bodies exact; a command whose
+/// second message fails (over the APPENDLIMIT: NO [TOOBIG]; a malformed
+/// date-time: BAD; empty: NO) leaves the file byte for byte as it was, and
+/// the session goes on.
+#[test]
+fn multiappend_is_all_or_nothing_on_disk() {
+    if !require("python3", &["--version"], "the MULTIAPPEND file check") {
+        return;
+    }
+    let msgs: Vec<_> = (0..2).map(|i| message(&format!("m{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let conf = dir.tmp.path().join("imapd.conf");
+    std::fs::write(&conf, "max_message_size = 2K\n").unwrap();
+    let args = ["--config".to_string(), conf.display().to_string()];
+    let mut c = Client::start_with(&dir, "a", &args);
+    assert!(
+        c.transcript[0].contains(" APPENDLIMIT=2048"),
+        "{:?}",
+        c.transcript
+    );
+    c.select("INBOX");
+    let new: Vec<_> = (2..5).map(|i| message(&format!("m{i}"), i)).collect();
+    let append = |parts: &[(&str, &[u8])]| {
+        let mut bytes = b"APPEND INBOX".to_vec();
+        for (options, literal) in parts {
+            bytes.extend(format!(" {options}{{{}+}}\r\n", literal.len()).into_bytes());
+            bytes.extend_from_slice(literal);
+        }
+        bytes.extend(b"\r\n");
+        bytes
+    };
+    let reply = c.command_raw(&append(&[
+        ("(\\Flagged) ", &new[0].wire),
+        ("\" 5-Mar-2024 10:00:00 +0100\" ", &new[1].wire),
+        ("", &new[2].wire),
+    ]));
+    assert!(reply.is_ok(), "{reply:?}");
+    assert_eq!(reply.numbers("EXISTS"), [5]);
+    let code = reply.code();
+    assert_eq!((code[0].as_str(), code[2].as_str()), ("APPENDUID", "3:5"));
+    let before = std::fs::read(&dir.inbox).unwrap();
+
+    let big = [b"Subject: big\r\n\r\n".as_slice(), &[b'x'; 2100]].concat();
+    let refused = [
+        (
+            append(&[("", &new[0].wire), ("", &big)]),
+            "NO",
+            Some("TOOBIG"),
+        ),
+        (
+            append(&[
+                ("", &new[0].wire),
+                ("\"30-Feb-2024 10:00:00 +0100\" ", &new[1].wire),
+            ]),
+            "BAD",
+            None,
+        ),
+        (append(&[("", &new[0].wire), ("", b"")]), "NO", None),
+    ];
+    for (bytes, status, code) in refused {
+        let reply = c.command_raw(&bytes);
+        assert_eq!(reply.status(), status, "{reply:?}");
+        assert_eq!(reply.code().first().map(String::as_str), code, "{reply:?}");
+        assert_eq!(std::fs::read(&dir.inbox).unwrap(), before, "{reply:?}");
+        assert_eq!(reply.numbers("EXISTS"), [] as [u32; 0]);
+    }
+    c.ok("NOOP");
+    c.logout();
+
+    let mut expect = Expect::default();
+    for m in msgs.iter().chain(&new) {
+        expect.present(m);
+    }
+    expect.flags.insert(new[0].id.clone(), "F".into());
+    check_mbox(&dir.inbox, &expect);
+}
+
 /// EXPUNGE numbering (RFC 3501 §7.4.1), and CLOSE's silent expunge.
 #[test]
 fn expunge_numbers_and_close_is_silent() {

@@ -199,6 +199,8 @@ pub enum StatusItem {
     Unseen,
     /// RFC 8438.
     Size,
+    /// RFC 7889 §3: the largest message APPEND takes into this mailbox.
+    AppendLimit,
 }
 
 /// `FLAGS`, `+FLAGS` or `-FLAGS`.

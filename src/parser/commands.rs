@@ -221,6 +221,7 @@ fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
             b"UIDVALIDITY" => StatusItem::UidValidity,
             b"UNSEEN" => StatusItem::Unseen,
             b"SIZE" => StatusItem::Size,
+            b"APPENDLIMIT" => StatusItem::AppendLimit,
             _ => return fail(format!("Unknown status item {}", printable(word))),
         });
         match tail {

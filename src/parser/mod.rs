@@ -397,7 +397,7 @@ pub(crate) mod tests {
             ),
             (b"a NAMESPACE\r\n", C::Namespace),
             (
-                b"a STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE)\r\n",
+                b"a STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE appendlimit)\r\n",
                 C::Status {
                     mailbox: mbox("INBOX"),
                     items: vec![
@@ -407,6 +407,7 @@ pub(crate) mod tests {
                         StatusItem::UidValidity,
                         StatusItem::Unseen,
                         StatusItem::Size,
+                        StatusItem::AppendLimit,
                     ],
                 },
             ),

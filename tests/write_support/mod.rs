@@ -243,10 +243,16 @@ pub struct Client {
 impl Client {
     /// Starts a session in `dir`; checks the PREAUTH greeting.
     pub fn start(dir: &Dir, name: &str) -> Client {
+        Client::start_with(dir, name, &[])
+    }
+
+    /// [`Client::start`] with more command-line arguments (e.g. `--config`).
+    pub fn start_with(dir: &Dir, name: &str, extra_args: &[String]) -> Client {
         let log_path = dir.log_path(name);
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut child = Command::new(server_bin())
             .args(dir.server_args())
+            .args(extra_args)
             .env("TZ", "UTC")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -310,6 +316,14 @@ impl Client {
         bytes.extend_from_slice(literal);
         bytes.extend_from_slice(b"\r\n");
         self.send(&bytes);
+        self.reply(&tag, ExpungeRule::Allowed)
+    }
+
+    /// Sends `tag` + `bytes` as they are (literals, several lines) and reads
+    /// the reply; `+` continuations are skipped.
+    pub fn command_raw(&mut self, bytes: &[u8]) -> Reply {
+        let tag = self.tag();
+        self.send(&[format!("{tag} ").as_bytes(), bytes].concat());
         self.reply(&tag, ExpungeRule::Allowed)
     }
 
