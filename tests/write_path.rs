@@ -236,6 +236,29 @@ fn multiappend_is_all_or_nothing_on_disk() {
     check_mbox(&dir.inbox, &expect);
 }
 
+/// RFC 3516 `literal8` in APPEND: a message with NUL octets is taken (a
+/// `literal` with NUL is BAD), stored with its NULs, and a plain FETCH sends
+/// each as 0x80 (as UW does) with RFC822.SIZE counting it once.
+#[test]
+fn literal8_append_keeps_nul_octets() {
+    let dir = Dir::with_inbox(&mbox_of(&[message("n0", 0)]));
+    let mut c = Client::start(&dir, "a");
+    c.select("INBOX");
+    let reply = c.command_raw(b"APPEND INBOX {11+}\r\nA: b\r\n\r\n\0\r\n\r\n");
+    assert_eq!(reply.status(), "BAD", "{reply:?}");
+    let reply = c.command_raw(b"APPEND INBOX ~{13+}\r\nA: b\r\n\r\nx\0y\r\n\r\n");
+    assert!(reply.is_ok(), "{reply:?}");
+    let stored = std::fs::read(&dir.inbox).unwrap();
+    assert!(stored.ends_with(b"\n\nx\0y\n\n"), "{stored:?}");
+    let reply = c.ok("FETCH 2 (RFC822.SIZE BODY[TEXT])");
+    assert!(
+        // The harness reads lines lossily: 0x80 shows as U+FFFD.
+        reply.untagged[0].contains("RFC822.SIZE 13 BODY[TEXT] {5}\r\nx\u{fffd}y\r\n"),
+        "{reply:?}"
+    );
+    c.logout();
+}
+
 /// EXPUNGE numbering (RFC 3501 §7.4.1), and CLOSE's silent expunge.
 #[test]
 fn expunge_numbers_and_close_is_silent() {
