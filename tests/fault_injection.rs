@@ -145,7 +145,7 @@ fn multiappend(path: &Path, settings: &LockSettings) -> Result<(), StoreError> {
         locking: settings.clone(),
     };
     mailstore::sys::arm_fault_from_env();
-    match command::append::append(&ctx, &mailbox.0, &messages) {
+    match command::append::append(&ctx, None, &mailbox.0, &messages, 64 * 1024 * 1024) {
         Ok(_) => Ok(()),
         Err(CommandError::No {
             code: Some(Code::OverQuota),

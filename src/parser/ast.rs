@@ -28,12 +28,31 @@ impl fmt::Debug for MailboxName {
 }
 
 /// One message of an APPEND (RFC 3502 `append-message`): its flags, its
-/// internal date (none = now), and its octets (a `literal` or `literal8`).
+/// internal date (none = now), and its content.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date: Option<DateTime<FixedOffset>>,
-    pub message: Vec<u8>,
+    pub data: AppendData,
+}
+
+/// `append-data = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"`
+/// (RFC 3516, RFC 4469 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendData {
+    /// The octets of a `literal` or `literal8`.
+    Literal(Vec<u8>),
+    /// The parts whose concatenation is the message (RFC 4469 §3).
+    Catenate(Vec<CatPart>),
+}
+
+/// `cat-part = text-literal / url` (RFC 4469 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `"TEXT" SP literal` (or `literal8`, RFC 3516 §4.4): octets as sent.
+    Text(Vec<u8>),
+    /// `"URL" SP astring`: an IMAP URL (RFC 5092), not yet resolved.
+    Url(Vec<u8>),
 }
 
 /// Credentials and SASL data: `Debug` never shows the bytes (log safety).

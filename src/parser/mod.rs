@@ -4,8 +4,9 @@
 //! command: the command line and every literal it announced, byte for byte as
 //! received (`{n}` / `{n+}` CRLF then n octets; `~{n}` for APPEND). Parsing is
 //! pure (nom 7, complete input) and strict: RFC 3501 §9 and the extensions'
-//! ABNF (RFC 2971 ID, 3516 literal8, 3691 UNSELECT, 4315 UID EXPUNGE, 4959
-//! SASL-IR, 5161 ENABLE, 7888 LITERAL+/-, 8438 STATUS SIZE).
+//! ABNF (RFC 2971 ID, 3502 MULTIAPPEND, 3516 literal8, 3691 UNSELECT, 4315
+//! UID EXPUNGE, 4469 CATENATE, 4959 SASL-IR, 5092 IMAP URLs (url.rs), 5161
+//! ENABLE, 7888 LITERAL+/-, 7889 STATUS APPENDLIMIT, 8438 STATUS SIZE).
 //!
 //! # Quirks (the only deliberate leniencies)
 //!
@@ -35,6 +36,7 @@ mod datetime;
 mod fetch;
 mod search;
 mod sequence;
+pub mod url;
 
 use thiserror::Error;
 
@@ -234,7 +236,7 @@ pub(crate) mod tests {
         AppendMessage {
             flags,
             date,
-            message: bytes.to_vec(),
+            data: AppendData::Literal(bytes.to_vec()),
         }
     }
 
@@ -1143,6 +1145,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a UID SEARCH CHARSET UTF-8 OR (NOT FROM {3}\r\nabc) HEADER X \"\" SINCE \"1-Feb-1994\"\r\n",
             b"a APPEND INBOX (\\Seen k) \" 1-Jan-2000 00:00:00 +0000\" ~{2+}\r\nhi\r\n",
             b"a APPEND INBOX {2+}\r\nhi (\\Seen) \" 1-Jan-2000 00:00:00 +0000\" ~{2+}\r\nh\x00 {0}\r\n\r\n",
+            b"a APPEND x CATENATE (URL \"/x;UIDVALIDITY=9/;UID=1/;SECTION=1.MIME\" TEXT ~{2}\r\nh\x00 URL u) (\\Seen) CATENATE (TEXT {1+}\r\nx)\r\n",
             b"a STORE 1,2:* +FLAGS.SILENT \\Seen\r\n",
             b"a ID (\"k\" NIL)\r\n",
             b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
@@ -1222,8 +1225,8 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
         }
     }
 
-    /// RFC 3502 `append`: random messages (flags, date-time, literal form),
-    /// rendered and parsed back.
+    /// RFC 3502 `append`: random messages (flags, date-time, literal form,
+    /// RFC 4469 CATENATE), rendered and parsed back.
     #[test]
     fn round_trip_multiappend() {
         let mut rng = Rng::new(0x5eed_3502);
@@ -1255,16 +1258,45 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                     ))
                     .ok();
                 }
-                let len = rng.below(6) as usize;
-                let bytes: Vec<u8> = (0..len).map(|_| rng.below(255) as u8 + 1).collect();
-                let (open, close) = match rng.below(3) {
-                    0 => ("{", "}"),
-                    1 => ("{", "+}"),
-                    _ => ("~{", "}"),
+                let literal = |rng: &mut Rng, text: &mut Vec<u8>| {
+                    let len = rng.below(6) as usize;
+                    let bytes: Vec<u8> = (0..len).map(|_| rng.below(255) as u8 + 1).collect();
+                    let (open, close) = match rng.below(3) {
+                        0 => ("{", "}"),
+                        1 => ("{", "+}"),
+                        _ => ("~{", "}"),
+                    };
+                    text.extend(format!("{open}{len}{close}\r\n").into_bytes());
+                    text.extend(&bytes);
+                    bytes
                 };
-                text.extend(format!("{open}{len}{close}\r\n").into_bytes());
-                text.extend(&bytes);
-                messages.push(message(flags, date, &bytes));
+                if rng.below(4) > 0 {
+                    let bytes = literal(&mut rng, &mut text);
+                    messages.push(message(flags, date, &bytes));
+                    continue;
+                }
+                // RFC 4469 CATENATE: TEXT literals and URL strings.
+                text.extend(b"CATENATE (");
+                let mut parts = Vec::new();
+                for i in 0..=rng.below(3) {
+                    if i > 0 {
+                        text.push(b' ');
+                    }
+                    if rng.below(2) == 0 {
+                        text.extend(b"TEXT ");
+                        parts.push(CatPart::Text(literal(&mut rng, &mut text)));
+                    } else {
+                        let url = format!("/INBOX/;UID={}", rng.below(1000) + 1);
+                        text.extend(format!("URL \"{url}\"").into_bytes());
+                        parts.push(CatPart::Url(url.into_bytes()));
+                    }
+                }
+                text.push(b')');
+                messages.push(AppendMessage {
+                    flags,
+                    date,
+                    data: AppendData::Catenate(parts),
+                });
             }
             text.extend(b"\r\n");
             let expected = CommandBody::Append {
@@ -1273,6 +1305,85 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             };
             assert_eq!(body(&text), expected, "{}", printable(&text));
         }
+    }
+
+    /// RFC 4469 `append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"`,
+    /// with RFC 3516's literal8 as TEXT, and with MULTIAPPEND.
+    #[test]
+    fn catenate() {
+        use CatPart::{Text, Url};
+        let cat = |flags: Vec<Flag>, parts: Vec<CatPart>| AppendMessage {
+            flags,
+            date: None,
+            data: AppendData::Catenate(parts),
+        };
+        let cases: Vec<(&[u8], &str, Vec<AppendMessage>)> = vec![
+            // RFC 4469 §3's example, shortened.
+            (
+                b"A003 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {42}\r\n\r\n--------------030308070208000400050907\r\n URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME\")\r\n",
+                "Drafts",
+                vec![cat(
+                    vec![Flag::Seen, Flag::Draft, Flag::Keyword("$MDNSent".into())],
+                    vec![
+                        Url(b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER".to_vec()),
+                        Text(b"\r\n--------------030308070208000400050907\r\n".to_vec()),
+                        Url(b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME".to_vec()),
+                    ],
+                )],
+            ),
+            (
+                b"a append x catenate (text ~{3+}\r\na\x00b url /x/;uid=1) catenate (url {7}\r\n/x/;u=2) (\\Answered) {1}\r\nz\r\n",
+                "x",
+                vec![
+                    cat(vec![], vec![Text(b"a\x00b".to_vec()), Url(b"/x/;uid=1".to_vec())]),
+                    cat(vec![], vec![Url(b"/x/;u=2".to_vec())]),
+                    message(vec![Flag::Answered], None, b"z"),
+                ],
+            ),
+        ];
+        for (text, mailbox, messages) in cases {
+            let expected = CommandBody::Append {
+                mailbox: mbox(mailbox),
+                messages,
+            };
+            assert_eq!(body(text), expected, "{}", printable(text));
+        }
+        let bad: &[(&[u8], &str)] = &[
+            (b"a APPEND x CATENATE ()\r\n", "Invalid CATENATE part"),
+            (b"a APPEND x CATENATE\r\n", "Invalid message literal"),
+            (
+                b"a APPEND x CATENATE (TEXT \"x\")\r\n",
+                "Invalid CATENATE text",
+            ),
+            (
+                b"a APPEND x CATENATE (TEXT {1}\r\nx\r\n",
+                "Missing ')' after CATENATE parts",
+            ),
+            (b"a APPEND x CATENATE (URL)\r\n", "Invalid CATENATE part"),
+            (b"a APPEND x CATENATE (URL )\r\n", "Invalid CATENATE URL"),
+            (b"a APPEND x CATENATE (FROB x)\r\n", "Invalid CATENATE part"),
+            (
+                b"a APPEND x CATENATE (URL /x/;UID=1)(URL /y)\r\n",
+                "Unexpected characters in APPEND command",
+            ),
+            (
+                b"a APPEND x CATENATE [URL x]\r\n",
+                "Missing '(' after CATENATE",
+            ),
+        ];
+        for (text, reason) in bad {
+            assert_eq!(
+                parse_command(text),
+                invalid("a", reason),
+                "{}",
+                printable(text)
+            );
+        }
+        let many = format!("a APPEND x CATENATE ({})\r\n", ["URL u"; 101].join(" "));
+        assert_eq!(
+            parse_command(many.as_bytes()),
+            invalid("a", "More than 100 CATENATE parts")
+        );
     }
 
     /// RFC 3502 §6.3.11's example: two messages, the second with its own

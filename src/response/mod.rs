@@ -64,6 +64,9 @@ pub enum Code {
     OverQuota,
     /// `TOOBIG` (RFC 4469 §5, RFC 7889 §2): a message larger than APPENDLIMIT.
     TooBig,
+    /// `BADURL url` (RFC 4469 §6): a CATENATE URL that cannot be resolved;
+    /// the text already restricted to `url-resp-text`.
+    BadUrl(String),
     /// RFC 4315.
     AppendUid {
         validity: u32,
@@ -105,6 +108,7 @@ impl fmt::Display for Code {
             Code::ClientBug => f.write_str("CLIENTBUG"),
             Code::OverQuota => f.write_str("OVERQUOTA"),
             Code::TooBig => f.write_str("TOOBIG"),
+            Code::BadUrl(url) => write!(f, "BADURL {url}"),
             Code::AppendUid { validity, uids } => write!(f, "APPENDUID {validity} {uids}"),
             Code::CopyUid {
                 validity,

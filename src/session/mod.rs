@@ -303,7 +303,8 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        // LITERAL+ or LITERAL- (RFC 7888), MULTIAPPEND (RFC 3502), NAMESPACE
+        // LITERAL+ or LITERAL- (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE
+        // (RFC 4469, URLs of RFC 5092 to this user's mailboxes), NAMESPACE
         // (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438), and
         // APPENDLIMIT (RFC 7889 §2: before login too, so a client can check
         // before it logs in; the same in every state).
@@ -312,7 +313,7 @@ impl Session {
             Literals::Minus => "LITERAL-",
         };
         let mut caps = format!(
-            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT={}",
+            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT={}",
             self.options.max_message_size
         );
         if let Some(login) = self.login_capabilities() {
@@ -703,9 +704,13 @@ impl Session {
                 };
                 command::copy::move_messages(ctx, sel, &set, &mailbox.0, numbering, out)
             }
-            C::Append { mailbox, messages } => {
-                command::append::append(&self.context, &mailbox.0, &messages)
-            }
+            C::Append { mailbox, messages } => command::append::append(
+                &self.context,
+                self.selected_ref(),
+                &mailbox.0,
+                &messages,
+                self.options.max_message_size,
+            ),
             C::List { reference, pattern } => {
                 command::list::list(&self.context, &reference.0, &pattern.0, out)
             }
@@ -837,12 +842,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864 \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864 \
              LOGINDISABLED] mailhost"
         ));
     }

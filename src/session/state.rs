@@ -111,7 +111,7 @@ mod tests {
             messages: vec![crate::parser::ast::AppendMessage {
                 flags: vec![],
                 date: None,
-                message: b"x".to_vec(),
+                data: crate::parser::ast::AppendData::Literal(b"x".to_vec()),
             }],
         };
         assert!(is_allowed(&State::NotAuthenticated, &append).is_err());
