@@ -34,6 +34,10 @@ use crate::response::Code;
 /// answer is a clear NO [TOOBIG] should the two ever differ.
 pub const MAX_APPEND_OCTETS: usize = 64 * 1024 * 1024;
 
+/// What one APPEND's messages may hold together beyond the APPENDLIMIT: the
+/// framer's allowance for a MULTIAPPEND's command lines (session::Options).
+const COMMAND_SLACK_OCTETS: usize = 1024 * 1024;
+
 /// Runs APPEND with one message or several (MULTIAPPEND, RFC 3502), each a
 /// literal or a CATENATE of parts (RFC 4469). All or nothing: every message
 /// is built and checked before any is written, and all are written under one
@@ -66,11 +70,21 @@ pub fn append(
     }
     let mut sources = catenate::Sources::new(ctx, selected);
     let mut built: Vec<Cow<'_, [u8]>> = Vec::with_capacity(messages.len());
+    // Memory: the messages of one command together are bounded as the
+    // framer bounds its literals (Options::limits), URL data included.
+    let mut room = limit.saturating_add(COMMAND_SLACK_OCTETS);
     for m in messages {
-        built.push(match &m.data {
-            AppendData::Literal(bytes) => Cow::Borrowed(bytes),
-            AppendData::Catenate(parts) => Cow::Owned(sources.assemble(parts, limit)?),
-        });
+        let bytes = match &m.data {
+            AppendData::Literal(bytes) => Cow::Borrowed(bytes.as_slice()),
+            AppendData::Catenate(parts) => Cow::Owned(sources.assemble(parts, limit, room)?),
+        };
+        room = room.checked_sub(bytes.len()).ok_or_else(|| {
+            CommandError::no_code(
+                Code::TooBig,
+                "Messages together larger than the APPENDLIMIT",
+            )
+        })?;
+        built.push(bytes);
     }
     drop(sources);
     let mut new = Vec::with_capacity(messages.len());
@@ -352,6 +366,31 @@ mod tests {
             ),
             "{e:?}"
         );
+        // Together, one command's messages may exceed the limit by the
+        // framer's 1 MiB only (memory), CATENATE data included.
+        let big = AppendMessage {
+            flags: vec![],
+            date: None,
+            data: AppendData::Literal(vec![b'x'; 600 * 1024]),
+        };
+        let too_big = |e: CommandError| {
+            matches!(
+                e,
+                CommandError::No {
+                    code: Some(Code::TooBig),
+                    ..
+                }
+            )
+        };
+        let four = [big.clone(), big.clone(), big.clone(), big.clone()];
+        assert!(too_big(
+            append(&ctx, None, b"Drafts", &four, 1024 * 1024).unwrap_err()
+        ));
+        let text = cat(vec![CatPart::Text(vec![b'y'; 600 * 1024])]);
+        let three = [big.clone(), big, text];
+        assert!(too_big(
+            append(&ctx, None, b"Drafts", &three, 700 * 1024).unwrap_err()
+        ));
         assert_eq!(
             std::fs::read(mail_dir.join("Drafts")).unwrap(),
             drafts_before

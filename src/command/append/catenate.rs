@@ -42,11 +42,13 @@ impl<'a> Sources<'a> {
         }
     }
 
-    /// The message `parts` make, at most `limit` octets.
+    /// The message `parts` make: at most `limit` octets (the APPENDLIMIT),
+    /// and at most `room` (what is left of the command's allowance).
     pub(super) fn assemble(
         &mut self,
         parts: &[CatPart],
         limit: usize,
+        room: usize,
     ) -> Result<Vec<u8>, CommandError> {
         let mut message = Vec::new();
         for part in parts {
@@ -54,7 +56,7 @@ impl<'a> Sources<'a> {
                 CatPart::Text(bytes) => message.extend_from_slice(bytes),
                 CatPart::Url(text) => message.extend(self.url_data(text)?),
             }
-            if message.len() > limit {
+            if message.len() > limit.min(room) {
                 return Err(CommandError::no_code(
                     Code::TooBig,
                     "Catenated message larger than the APPENDLIMIT",
