@@ -236,6 +236,45 @@ fn multiappend_is_all_or_nothing_on_disk() {
     check_mbox(&dir.inbox, &expect);
 }
 
+/// The configuration file's `literals = minus` and `max_message_size`
+/// reach a `--preauth` session: LITERAL- and APPENDLIMIT=8192 advertised; a
+/// non-synchronizing literal over 4096 octets is BAD (RFC 7888 §4), its
+/// octets skipped; a synchronizing one of that size is fine; a message over
+/// the limit is NO [TOOBIG] (RFC 7889) without a `+`; the session goes on
+/// and nothing but the good message reaches the file.
+#[test]
+fn literal_minus_and_appendlimit_from_the_config_file() {
+    let dir = Dir::with_inbox(&mbox_of(&[message("l0", 0)]));
+    let conf = dir.tmp.path().join("imapd.conf");
+    std::fs::write(&conf, "literals = minus\nmax_message_size = 8K\n").unwrap();
+    let args = ["--config".to_string(), conf.display().to_string()];
+    let mut c = Client::start_with(&dir, "a", &args);
+    let greeting = &c.transcript[0];
+    assert!(greeting.contains(" LITERAL- "), "{greeting}");
+    assert!(!greeting.contains("LITERAL+"), "{greeting}");
+    assert!(greeting.contains(" APPENDLIMIT=8192"), "{greeting}");
+    let body = |n: usize| {
+        let mut m = b"Subject: sized\r\n\r\n".to_vec();
+        m.resize(n, b'z');
+        m
+    };
+    let with = |head: &str, m: &[u8]| [head.as_bytes(), m, b"\r\n"].concat();
+    let reply = c.command_raw(&with("APPEND INBOX {5000+}\r\n", &body(5000)));
+    assert_eq!(reply.status(), "BAD", "{reply:?}");
+    let reply = c.command_raw(b"APPEND INBOX {9000}\r\n");
+    assert_eq!(reply.status(), "NO", "{reply:?}");
+    assert_eq!(reply.code(), ["TOOBIG"]);
+    let reply = c.command_sync_literal("APPEND INBOX", &body(5000));
+    assert!(reply.is_ok(), "{reply:?}");
+    c.ok("NOOP");
+    let status = c.ok("STATUS INBOX (MESSAGES APPENDLIMIT)");
+    assert!(
+        status.has("* STATUS INBOX (MESSAGES 2 APPENDLIMIT 8192)"),
+        "{status:?}"
+    );
+    c.logout();
+}
+
 /// RFC 3516 `literal8` in APPEND: a message with NUL octets is taken (a
 /// `literal` with NUL is BAD), stored with its NULs, and a plain FETCH sends
 /// each as 0x80 (as UW does) with RFC822.SIZE counting it once.

@@ -319,11 +319,24 @@ impl Client {
         self.reply(&tag, ExpungeRule::Allowed)
     }
 
-    /// Sends `tag` + `bytes` as they are (literals, several lines) and reads
-    /// the reply; `+` continuations are skipped.
+    /// Sends `tag` + `bytes` as they are (non-synchronizing literals, several
+    /// lines) and reads the reply; a `+` continuation fails the test.
     pub fn command_raw(&mut self, bytes: &[u8]) -> Reply {
         let tag = self.tag();
         self.send(&[format!("{tag} ").as_bytes(), bytes].concat());
+        self.reply(&tag, ExpungeRule::Allowed)
+    }
+
+    /// `head {n}` CRLF, then, after the server's `+`, the literal and CRLF:
+    /// a synchronizing literal (RFC 3501 §7.5).
+    pub fn command_sync_literal(&mut self, head: &str, literal: &[u8]) -> Reply {
+        let tag = self.tag();
+        self.send(format!("{tag} {head} {{{}}}\r\n", literal.len()).as_bytes());
+        match self.line(REPLY_TIMEOUT) {
+            Some(line) if line.starts_with("+ ") => {}
+            other => panic!("{}: expected a continuation, got {other:?}", self.name),
+        }
+        self.send(&[literal, b"\r\n"].concat());
         self.reply(&tag, ExpungeRule::Allowed)
     }
 
