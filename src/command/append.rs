@@ -35,8 +35,9 @@ use crate::response::Code;
 pub const MAX_APPEND_OCTETS: usize = 64 * 1024 * 1024;
 
 /// What one APPEND's messages may hold together beyond the APPENDLIMIT: the
-/// framer's allowance for a MULTIAPPEND's command lines (session::Options).
-const COMMAND_SLACK_OCTETS: usize = 1024 * 1024;
+/// framer's allowance for a MULTIAPPEND's command lines (session::Options),
+/// so that one command never makes us hold much more than one message.
+pub const COMMAND_SLACK_OCTETS: usize = 1024 * 1024;
 
 /// Runs APPEND with one message or several (MULTIAPPEND, RFC 3502), each a
 /// literal or a CATENATE of parts (RFC 4469). All or nothing: every message

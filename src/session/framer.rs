@@ -34,7 +34,8 @@ pub struct Limits {
     /// Largest whole command (lines plus literals).
     pub max_command: u64,
     /// Largest non-synchronizing literal: [`LITERAL_MINUS_MAX`] when the
-    /// server advertises LITERAL- (RFC 7888 §4), else no more than any literal.
+    /// server advertises LITERAL- (RFC 7888 §4), `u64::MAX` under LITERAL+
+    /// (`max_literal` still applies).
     pub max_nonsync_literal: u64,
 }
 

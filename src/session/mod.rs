@@ -86,9 +86,12 @@ impl Options {
         let base = if authenticated {
             Limits {
                 max_literal: self.max_message_size,
-                // Room for a MULTIAPPEND's command lines around its messages;
-                // its messages together may not exceed the APPENDLIMIT.
-                max_command: self.max_message_size.saturating_add(1024 * 1024),
+                // Room for a MULTIAPPEND's command lines around its messages,
+                // which together may exceed the APPENDLIMIT by this much only
+                // (command::append bounds CATENATE data the same way).
+                max_command: self
+                    .max_message_size
+                    .saturating_add(command::append::COMMAND_SLACK_OCTETS as u64),
                 ..Limits::AUTHENTICATED
             }
         } else {
