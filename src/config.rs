@@ -84,6 +84,7 @@ pub const FILE_KEYS: &[&str] = &[
     "idle_timeout",
     "keepalive",
     "max_message_size",
+    "literals",
     "auth_failure_delay",
     "log_facility",
     "syslog_socket",
@@ -133,8 +134,11 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     /// TCP keepalive idle time; `None` = off.
     pub keepalive: Option<Duration>,
-    /// APPENDLIMIT (RFC 7889) and the largest literal accepted after login.
+    /// APPENDLIMIT (RFC 7889) and the largest literal accepted after login
+    /// (also under `--preauth`).
     pub max_message_size: u64,
+    /// Which non-synchronizing literals are offered (also under `--preauth`).
+    pub literals: Literals,
     /// Delay before the first failed-login answer; it doubles with each failure.
     pub auth_failure_delay: Duration,
     pub log_facility: LogFacility,
@@ -161,6 +165,18 @@ pub enum PlaintextPolicy {
     Loopback,
     /// Always (a private network, or a site that accepts the risk).
     Always,
+}
+
+/// Which RFC 7888 extension is advertised: how large a non-synchronizing
+/// literal (`{n+}`) the server takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Literals {
+    /// LITERAL+: any size the other limits allow.
+    #[default]
+    Plus,
+    /// LITERAL-: at most 4096 octets; larger ones are refused with BAD, so
+    /// a client must wait for `+` before sending a large message.
+    Minus,
 }
 
 /// Whether trusted proxies send a PROXY protocol header.
@@ -201,6 +217,7 @@ impl Default for ServerSettings {
             idle_timeout: Duration::from_secs(30 * 60),
             keepalive: Some(Duration::from_secs(5 * 60)),
             max_message_size: 64 * 1024 * 1024,
+            literals: Literals::Plus,
             auth_failure_delay: Duration::from_secs(2),
             log_facility: LogFacility::Mail,
             syslog_socket: PathBuf::from("/dev/log"),
@@ -514,6 +531,13 @@ fn apply_server_key(
                     format!("max_message_size: expected a size like 20M (1K..64M), got {value:?}")
                 })?
         }
+        "literals" => {
+            s.literals = match value {
+                "plus" => Literals::Plus,
+                "minus" => Literals::Minus,
+                _ => return Err(format!("literals: expected plus or minus, got {value:?}")),
+            }
+        }
         "auth_failure_delay" => s.auth_failure_delay = duration(value)?,
         "log_facility" => {
             s.log_facility = parse_facility(value).ok_or_else(|| {
@@ -687,6 +711,7 @@ mod tests {
         assert_eq!(s.autologout, Duration::from_secs(1800));
         assert_eq!(s.keepalive, Some(Duration::from_secs(300)));
         assert_eq!(s.max_message_size, 64 * 1024 * 1024);
+        assert_eq!(s.literals, Literals::Plus);
         assert_eq!(s.log_facility, LogFacility::Mail);
         assert!(!s.tls_configured());
     }
@@ -707,6 +732,7 @@ mod tests {
              idle_timeout = 2h\n\
              keepalive = off\n\
              max_message_size = 20M\n\
+             literals = minus\n\
              auth_failure_delay = 0\n\
              log_facility = local3\n\
              syslog_socket = /run/test.sock\n",
@@ -730,6 +756,7 @@ mod tests {
         assert_eq!(s.idle_timeout, Duration::from_secs(7200));
         assert_eq!(s.keepalive, None);
         assert_eq!(s.max_message_size, 20 * 1024 * 1024);
+        assert_eq!(s.literals, Literals::Minus);
         assert_eq!(s.auth_failure_delay, Duration::ZERO);
         assert_eq!(s.log_facility, LogFacility::Local(3));
         assert_eq!(s.syslog_socket, PathBuf::from("/run/test.sock"));
@@ -763,6 +790,11 @@ mod tests {
             ("max_message_size = 10\n", 1, "max_message_size"),
             ("max_message_size = 1T\n", 1, "max_message_size"),
             ("max_message_size = 65M\n", 1, "max_message_size"),
+            (
+                "literals = LITERAL-\n",
+                1,
+                "literals: expected plus or minus",
+            ),
             ("log_facility = local8\n", 1, "log_facility"),
             ("syslog_socket = dev/log\n", 1, "absolute path"),
             ("tls_cert = /a.pem\n", 1, "together"),

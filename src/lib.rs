@@ -5,7 +5,7 @@
 //! - [`config`]: argv (+ config file) → one validated `Config`.
 //! - [`types`]: shared vocabulary: `SeqNum`, `Uid`, `SequenceSet`, `Flag`.
 //! - [`session`]: the protocol core, sans I/O: framing, states, dispatch.
-//! - [`parser`]: complete command bytes → typed `Command` (nom).
+//! - [`parser`]: complete command bytes → typed `Command` (nom); IMAP URLs.
 //! - [`command`]: one file per command family; executes a `Command`.
 //! - [`response`]: typed responses → wire bytes; LF→CRLF streaming.
 //! - [`mailstore`]: the only module that opens, maps or locks a mail file.

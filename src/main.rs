@@ -27,7 +27,7 @@ use mbox_imapd::net::proxy::{self, Expect, Header};
 use mbox_imapd::net::{Peer, socket};
 use mbox_imapd::response::ResponseWriter;
 use mbox_imapd::session::login::AUTH_LOG;
-use mbox_imapd::session::{LoginSetup, Session, Start, Tls};
+use mbox_imapd::session::{self, LoginSetup, Session, Start, Tls};
 use mbox_imapd::transport::{FdStream, Transport};
 use mbox_imapd::{logger, privilege, tls};
 
@@ -99,7 +99,7 @@ fn serve(config: &Config) -> ExitCode {
                     Err(e) => return refuse_to_start(&format!("stdin/stdout: {e}"), 1),
                 };
                 run(
-                    Session::new(context, Start::Preauth),
+                    Session::with_options(context, Start::Preauth, session_options(config)),
                     stream,
                     timeouts(config),
                     None,
@@ -195,7 +195,6 @@ fn serve_logins(config: &Config) -> ExitCode {
         plaintext: settings.allow_plaintext,
         tls: tls_state,
         failure_delay: settings.auth_failure_delay,
-        max_message_size: settings.max_message_size,
     };
     // Nothing of any user's is looked at before a login.
     let placeholder = Context {
@@ -206,8 +205,16 @@ fn serve_logins(config: &Config) -> ExitCode {
         home: PathBuf::new(),
         locking: config.lock_settings(),
     };
-    let session = Session::for_login(placeholder, setup);
+    let session = Session::for_login(placeholder, setup, session_options(config));
     run(session, stream, timeouts(config), Some(config))
+}
+
+/// The protocol settings of both modes (APPENDLIMIT, LITERAL+/-).
+fn session_options(config: &Config) -> session::Options {
+    session::Options {
+        max_message_size: config.server.max_message_size,
+        literals: config.server.literals,
+    }
 }
 
 /// fds 0 and 1 as one stream (each duplicated, so the std handles stay valid).
@@ -440,7 +447,12 @@ fn demo(config: Config) -> ExitCode {
         }
     };
     // A person at a terminal: no autologout.
-    run(Session::new(context, Start::Preauth), stream, None, None)
+    run(
+        Session::with_options(context, Start::Preauth, session_options(&config)),
+        stream,
+        None,
+        None,
+    )
 }
 
 fn install_logger(target: LogTarget, config: &Config) {

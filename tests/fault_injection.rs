@@ -4,7 +4,8 @@
 //!
 //! Run with `cargo test --features fault-injection --test fault_injection`.
 //!
-//! For each operation (expunge, flag sync, append, first metadata write,
+//! For each operation (expunge, flag sync, append, a MULTIAPPEND command,
+//! first metadata write,
 //! everything expunged, and multi-window rewrites of a 20 MB mailbox), the
 //! test runs the operation in a child process (this test binary, test
 //! `child`) once without faults, to count its calls and get the expected
@@ -31,9 +32,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use mbox_imapd::command::{self, CommandError, Context};
 use mbox_imapd::mailstore::index::Clock;
 use mbox_imapd::mailstore::write::{FlagChange, NewMessage};
 use mbox_imapd::mailstore::{self, Access, LockSettings, Mailbox, StoreError};
+use mbox_imapd::parser::{self, ast::CommandBody};
+use mbox_imapd::response::Code;
 use mbox_imapd::types::SystemFlags;
 
 const CLOCK: Clock = Clock {
@@ -108,7 +112,52 @@ fn run_op(op: &str, path: &Path) -> Result<(), StoreError> {
             }
             m.expunge(None).map(drop)
         }
+        "multiappend" => multiappend(path, &settings),
         other => panic!("unknown op {other}"),
+    }
+}
+
+/// MULTIAPPEND (RFC 3502) through the parser and the APPEND command: three
+/// messages (one a literal8 with NUL) in one command must land together or
+/// not at all. Every message has a date-time, so that the file the fault-free
+/// run writes is the same every time.
+fn multiappend(path: &Path, settings: &LockSettings) -> Result<(), StoreError> {
+    let text = [
+        &b"a APPEND INBOX (\\Seen) \" 5-Mar-2024 10:00:00 +0100\" {57}\r\n"[..],
+        b"From: a@example.org\r\nMessage-ID: <multi-1@x>\r\n\r\nFrom me\r\n",
+        b" (\\Flagged Work) \"06-Mar-2024 11:00:00 +0000\" {43+}\r\n",
+        b"Message-ID: <multi-2@x>\r\n\r\nbody two\r\nline\r\n",
+        b" \"07-Mar-2024 12:00:00 -0500\" ~{29}\r\n",
+        b"Message-ID: <multi-3@x>\n\na\0b\n\r\n",
+    ]
+    .concat();
+    let command = parser::parse_command(&text).expect("a valid MULTIAPPEND");
+    let CommandBody::Append { mailbox, messages } = command.body else {
+        panic!("not an APPEND: {:?}", command.body);
+    };
+    assert_eq!(messages.len(), 3);
+    let ctx = Context {
+        user: "u".into(),
+        host: "h".into(),
+        inbox: path.to_owned(),
+        mail_dir: path.with_file_name("mail"),
+        home: path.with_file_name("home"),
+        locking: settings.clone(),
+    };
+    mailstore::sys::arm_fault_from_env();
+    match command::append::append(&ctx, None, &mailbox.0, &messages, 64 * 1024 * 1024) {
+        Ok(_) => Ok(()),
+        Err(CommandError::No {
+            code: Some(Code::OverQuota),
+            ..
+        }) => Err(StoreError::NoSpace {
+            path: path.to_owned(),
+            source: std::io::Error::from_raw_os_error(nix::libc::ENOSPC),
+        }),
+        Err(e) => Err(StoreError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        }),
     }
 }
 
@@ -329,6 +378,7 @@ fn every_crash_point_leaves_every_message_once() {
         ("expunge", fixture("uw-session.mbox")),
         ("flags", fixture("uw-session.mbox")),
         ("append", fixture("uw-session.mbox")),
+        ("multiappend", fixture("uw-session.mbox")),
         ("claim", fixture("spool-plain.mbox")),
         ("expunge-all", fixture("uw-session.mbox")),
         ("big-expunge", big_meta.clone()),
@@ -404,6 +454,7 @@ fn file_size_limit_fails_cleanly_or_succeeds() {
         ("claim", fixture("spool-plain.mbox")),
         ("expunge", fixture("uw-session.mbox")),
         ("append", fixture("uw-session.mbox")),
+        ("multiappend", fixture("uw-session.mbox")),
         ("flags", fixture("uw-session.mbox")),
     ] {
         let dir = tempfile::tempdir().unwrap();

@@ -158,6 +158,146 @@ fn append_into_selected_mailbox_gives_exists_and_appenduid() {
     c.logout();
 }
 
+/// MULTIAPPEND (RFC 3502) on disk: three messages in one command land
+/// together, with one APPENDUID range and their bodies exact; a command whose
+/// second message fails (over the APPENDLIMIT: NO [TOOBIG]; a malformed
+/// date-time: BAD; empty: NO) leaves the file byte for byte as it was, and
+/// the session goes on.
+#[test]
+fn multiappend_is_all_or_nothing_on_disk() {
+    if !require("python3", &["--version"], "the MULTIAPPEND file check") {
+        return;
+    }
+    let msgs: Vec<_> = (0..2).map(|i| message(&format!("m{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let conf = dir.tmp.path().join("imapd.conf");
+    std::fs::write(&conf, "max_message_size = 2K\n").unwrap();
+    let args = ["--config".to_string(), conf.display().to_string()];
+    let mut c = Client::start_with(&dir, "a", &args);
+    assert!(
+        c.transcript[0].contains(" APPENDLIMIT=2048"),
+        "{:?}",
+        c.transcript
+    );
+    c.select("INBOX");
+    let new: Vec<_> = (2..5).map(|i| message(&format!("m{i}"), i)).collect();
+    let append = |parts: &[(&str, &[u8])]| {
+        let mut bytes = b"APPEND INBOX".to_vec();
+        for (options, literal) in parts {
+            bytes.extend(format!(" {options}{{{}+}}\r\n", literal.len()).into_bytes());
+            bytes.extend_from_slice(literal);
+        }
+        bytes.extend(b"\r\n");
+        bytes
+    };
+    let reply = c.command_raw(&append(&[
+        ("(\\Flagged) ", &new[0].wire),
+        ("\" 5-Mar-2024 10:00:00 +0100\" ", &new[1].wire),
+        ("", &new[2].wire),
+    ]));
+    assert!(reply.is_ok(), "{reply:?}");
+    assert_eq!(reply.numbers("EXISTS"), [5]);
+    let code = reply.code();
+    assert_eq!((code[0].as_str(), code[2].as_str()), ("APPENDUID", "3:5"));
+    let before = std::fs::read(&dir.inbox).unwrap();
+
+    let big = [b"Subject: big\r\n\r\n".as_slice(), &[b'x'; 2100]].concat();
+    let refused = [
+        (
+            append(&[("", &new[0].wire), ("", &big)]),
+            "NO",
+            Some("TOOBIG"),
+        ),
+        (
+            append(&[
+                ("", &new[0].wire),
+                ("\"30-Feb-2024 10:00:00 +0100\" ", &new[1].wire),
+            ]),
+            "BAD",
+            None,
+        ),
+        (append(&[("", &new[0].wire), ("", b"")]), "NO", None),
+    ];
+    for (bytes, status, code) in refused {
+        let reply = c.command_raw(&bytes);
+        assert_eq!(reply.status(), status, "{reply:?}");
+        assert_eq!(reply.code().first().map(String::as_str), code, "{reply:?}");
+        assert_eq!(std::fs::read(&dir.inbox).unwrap(), before, "{reply:?}");
+        assert_eq!(reply.numbers("EXISTS"), [] as [u32; 0]);
+    }
+    c.ok("NOOP");
+    c.logout();
+
+    let mut expect = Expect::default();
+    for m in msgs.iter().chain(&new) {
+        expect.present(m);
+    }
+    expect.flags.insert(new[0].id.clone(), "F".into());
+    check_mbox(&dir.inbox, &expect);
+}
+
+/// The configuration file's `literals = minus` and `max_message_size`
+/// reach a `--preauth` session: LITERAL- and APPENDLIMIT=8192 advertised; a
+/// non-synchronizing literal over 4096 octets is BAD (RFC 7888 §4), its
+/// octets skipped; a synchronizing one of that size is fine; a message over
+/// the limit is NO [TOOBIG] (RFC 7889) without a `+`; the session goes on
+/// and nothing but the good message reaches the file.
+#[test]
+fn literal_minus_and_appendlimit_from_the_config_file() {
+    let dir = Dir::with_inbox(&mbox_of(&[message("l0", 0)]));
+    let conf = dir.tmp.path().join("imapd.conf");
+    std::fs::write(&conf, "literals = minus\nmax_message_size = 8K\n").unwrap();
+    let args = ["--config".to_string(), conf.display().to_string()];
+    let mut c = Client::start_with(&dir, "a", &args);
+    let greeting = &c.transcript[0];
+    assert!(greeting.contains(" LITERAL- "), "{greeting}");
+    assert!(!greeting.contains("LITERAL+"), "{greeting}");
+    assert!(greeting.contains(" APPENDLIMIT=8192"), "{greeting}");
+    let body = |n: usize| {
+        let mut m = b"Subject: sized\r\n\r\n".to_vec();
+        m.resize(n, b'z');
+        m
+    };
+    let with = |head: &str, m: &[u8]| [head.as_bytes(), m, b"\r\n"].concat();
+    let reply = c.command_raw(&with("APPEND INBOX {5000+}\r\n", &body(5000)));
+    assert_eq!(reply.status(), "BAD", "{reply:?}");
+    let reply = c.command_raw(b"APPEND INBOX {9000}\r\n");
+    assert_eq!(reply.status(), "NO", "{reply:?}");
+    assert_eq!(reply.code(), ["TOOBIG"]);
+    let reply = c.command_sync_literal("APPEND INBOX", &body(5000));
+    assert!(reply.is_ok(), "{reply:?}");
+    c.ok("NOOP");
+    let status = c.ok("STATUS INBOX (MESSAGES APPENDLIMIT)");
+    assert!(
+        status.has("* STATUS INBOX (MESSAGES 2 APPENDLIMIT 8192)"),
+        "{status:?}"
+    );
+    c.logout();
+}
+
+/// RFC 3516 `literal8` in APPEND: a message with NUL octets is taken (a
+/// `literal` with NUL is BAD), stored with its NULs, and a plain FETCH sends
+/// each as 0x80 (as UW does) with RFC822.SIZE counting it once.
+#[test]
+fn literal8_append_keeps_nul_octets() {
+    let dir = Dir::with_inbox(&mbox_of(&[message("n0", 0)]));
+    let mut c = Client::start(&dir, "a");
+    c.select("INBOX");
+    let reply = c.command_raw(b"APPEND INBOX {11+}\r\nA: b\r\n\r\n\0\r\n\r\n");
+    assert_eq!(reply.status(), "BAD", "{reply:?}");
+    let reply = c.command_raw(b"APPEND INBOX ~{13+}\r\nA: b\r\n\r\nx\0y\r\n\r\n");
+    assert!(reply.is_ok(), "{reply:?}");
+    let stored = std::fs::read(&dir.inbox).unwrap();
+    assert!(stored.ends_with(b"\n\nx\0y\n\n"), "{stored:?}");
+    let reply = c.ok("FETCH 2 (RFC822.SIZE BODY[TEXT])");
+    assert!(
+        // The harness reads lines lossily: 0x80 shows as U+FFFD.
+        reply.untagged[0].contains("RFC822.SIZE 13 BODY[TEXT] {5}\r\nx\u{fffd}y\r\n"),
+        "{reply:?}"
+    );
+    c.logout();
+}
+
 /// EXPUNGE numbering (RFC 3501 §7.4.1), and CLOSE's silent expunge.
 #[test]
 fn expunge_numbers_and_close_is_silent() {

@@ -130,6 +130,22 @@ pub(crate) struct Implicit {
     pub flags: bool,
 }
 
+/// The data of `BODY[section]<partial>` of a stored message, CRLF, as FETCH
+/// would send it: what an IMAP URL names (CATENATE, RFC 4469 §3). `None`
+/// when the section names a part the message does not have.
+pub(crate) fn section_data(
+    view: crate::mailstore::MessageView<'_>,
+    section: &crate::parser::ast::Section,
+    partial: Option<&crate::parser::ast::Partial>,
+) -> Option<Vec<u8>> {
+    let message = FetchMessage {
+        visible_header: view.visible_header(),
+        view,
+    };
+    let tree = (!section.part.is_empty()).then(|| mime::parse(view.raw));
+    section::bytes_of(section::content(&message, tree.as_ref(), section), partial)
+}
+
 /// Writes `* seq FETCH (items...)` for one message.
 #[allow(clippy::too_many_arguments)] // each is a distinct input; a struct would only rename them
 pub(crate) fn write_message<W: Write>(

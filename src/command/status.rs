@@ -1,4 +1,4 @@
-//! STATUS (RFC 3501 §6.3.10; SIZE from RFC 8438).
+//! STATUS (RFC 3501 §6.3.10; SIZE from RFC 8438, APPENDLIMIT from RFC 7889).
 //!
 //! The hard part is being cheap and consistent. A mailbox this session has
 //! selected is answered from its index, so the numbers agree with what the
@@ -18,12 +18,14 @@ use crate::parser::ast::StatusItem;
 use crate::response::ResponseWriter;
 use crate::types::SystemFlags;
 
-/// STATUS name (items).
+/// STATUS name (items). `append_limit` is the APPENDLIMIT, the same for
+/// every mailbox (RFC 7889 §3).
 pub fn status<W: Write>(
     ctx: &Context,
     selected: Option<&Selected>,
     name: &[u8],
     items: &[StatusItem],
+    append_limit: u64,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
     let target = resolve(ctx, name)?;
@@ -57,6 +59,7 @@ pub fn status<W: Write>(
             StatusItem::UidValidity => ("UIDVALIDITY", u64::from(counts.uid_validity)),
             StatusItem::Unseen => ("UNSEEN", u64::from(counts.unseen)),
             StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
+            StatusItem::AppendLimit => ("APPENDLIMIT", append_limit),
         };
         out.raw(label.as_bytes())?;
         out.sp()?;

@@ -20,8 +20,8 @@
 //!   everything before a byte is written), and a crash is undone by recovery
 //!   (the client never got its OK and will retry), keeping mail delivered
 //!   after the crash.
-//! * The messages are stored as UW stores them (render.rs: CRs removed, NUL
-//!   made 0x80, `From ` quoted, metadata headers renamed `X-Original-`), with
+//! * The messages are stored as UW stores them (render.rs: CRs removed,
+//!   `From ` quoted, metadata headers renamed `X-Original-`; NUL kept), with
 //!   our metadata block at the end of the header, padded for later flag
 //!   changes, and without `O`: they stay \Recent for the next session that
 //!   sees them (the mailbox's owner), also when this session has it open.
@@ -663,6 +663,28 @@ mod tests {
         assert!(!m.metadata_unsaved());
         let text = String::from_utf8_lossy(&after);
         assert!(text.contains("X-IMAPbase: 1795932911 32 Work $Forwarded\n"));
+    }
+
+    /// A literal8 message (RFC 3516) keeps its NUL octets on disk, and its
+    /// size: FETCH BINARY can give back what APPEND got.
+    #[test]
+    fn nul_octets_are_stored_as_they_are() {
+        let (_dir, path) = copy_fixture("uw-session.mbox");
+        let before = std::fs::read(&path).unwrap();
+        append_with_clock(
+            &path,
+            &[message(b"Subject: bin\r\n\r\na\0b\r\n\0\r\n")],
+            &LockSettings::default(),
+            CLOCK,
+        )
+        .unwrap();
+        let after = std::fs::read(&path).unwrap();
+        assert!(
+            after[before.len()..].ends_with(b"\n\na\0b\n\0\n\n"),
+            "{after:?}"
+        );
+        let m = Mailbox::open(&path, Access::ReadOnly, &LockSettings::default()).unwrap();
+        assert_eq!(m.message(30).unwrap().body(), b"a\0b\n\0\n");
     }
 
     #[test]

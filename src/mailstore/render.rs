@@ -16,9 +16,15 @@
 //!   a ctime From_ line, an `rfc822_fixed_date` Date, zero-padded numbers in
 //!   `X-IMAP`), as in fixtures/mbox/uw-expunged-all.mbox.
 //! * An APPENDed message is stored as UW's `unix_append_msgs` stores it: CRs
-//!   squeezed out, NUL turned into 0x80, every line starting `From ` quoted
-//!   with `>`, and the six metadata header names in the client's header
-//!   renamed `X-Original-…` so that a forged `X-UID` cannot confuse anyone.
+//!   squeezed out, every line starting `From ` quoted with `>`, and the six
+//!   metadata header names in the client's header renamed `X-Original-…` so
+//!   that a forged `X-UID` cannot confuse anyone. One difference, on purpose:
+//!   NUL octets are kept, where UW writes 0x80. A `literal` cannot carry NUL
+//!   (RFC 3501 §4.3), so only a `literal8` (RFC 3516) or a COPY of delivered
+//!   mail has any, and changing them would corrupt the message: FETCH BINARY
+//!   must give back what APPEND got, a copy must equal its source. Readers
+//!   cope, since mail delivered by the MTA can hold NUL anyway (UW and we
+//!   send it as 0x80 in a plain FETCH).
 //!
 //! Everything here is pure: bytes in, bytes out.
 
@@ -239,8 +245,8 @@ pub fn append_from_line(user: &str, host: &str, date: DateTime<FixedOffset>) -> 
     .into_bytes()
 }
 
-/// A client's message as UW stores it (`unix_append_msgs`): CRs removed, NUL
-/// turned into 0x80, `>` before every line that starts with `From `,
+/// A client's message as UW stores it (`unix_append_msgs`): CRs removed (NUL
+/// kept: see the module doc), `>` before every line that starts with `From `,
 /// metadata headers of the client's header renamed `X-Original-…`, and the
 /// last line LF-terminated. Returns the text (header + body, no From_ line,
 /// no separator).
@@ -248,11 +254,7 @@ pub fn append_text(client: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(client.len() + client.len() / 64 + 2);
     let mut in_header = true;
     for raw_line in client.split_inclusive(|&b| b == b'\n') {
-        let line: Vec<u8> = raw_line
-            .iter()
-            .filter(|&&b| b != b'\r')
-            .map(|&b| if b == 0 { 0x80 } else { b })
-            .collect();
+        let line: Vec<u8> = raw_line.iter().filter(|&&b| b != b'\r').copied().collect();
         if line.is_empty() {
             continue;
         }
@@ -462,7 +464,7 @@ mod tests {
                 b"X-Original-Status: RO\nX-Original-x-uid: 7\nX-Original-X-IMAPbase: 1 2\nX-Original-X-Keywords: a\nX-Original-X-Status: F\nX-UIDs: 1\n\nStatus: body\n",
             ),
             (b"A: b\n\nno newline", b"A: b\n\nno newline\n"),
-            (b"A: \0\n\nx\0y\n", b"A: \x80\n\nx\x80y\n"),
+            (b"A: \0\n\nx\0y\n", b"A: \0\n\nx\0y\n"),
             (b"A: b\r\n\r\nbare\rcr\n", b"A: b\n\nbarecr\n"),
         ];
         for &(input, expected) in table {

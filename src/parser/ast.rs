@@ -27,6 +27,34 @@ impl fmt::Debug for MailboxName {
     }
 }
 
+/// One message of an APPEND (RFC 3502 `append-message`): its flags, its
+/// internal date (none = now), and its content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime<FixedOffset>>,
+    pub data: AppendData,
+}
+
+/// `append-data = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"`
+/// (RFC 3516, RFC 4469 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendData {
+    /// The octets of a `literal` or `literal8`.
+    Literal(Vec<u8>),
+    /// The parts whose concatenation is the message (RFC 4469 §3).
+    Catenate(Vec<CatPart>),
+}
+
+/// `cat-part = text-literal / url` (RFC 4469 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `"TEXT" SP literal` (or `literal8`, RFC 3516 §4.4): octets as sent.
+    Text(Vec<u8>),
+    /// `"URL" SP astring`: an IMAP URL (RFC 5092), not yet resolved.
+    Url(Vec<u8>),
+}
+
 /// Credentials and SASL data: `Debug` never shows the bytes (log safety).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub Vec<u8>);
@@ -95,12 +123,11 @@ pub enum CommandBody {
         mailbox: MailboxName,
         items: Vec<StatusItem>,
     },
-    /// `APPEND mailbox [flag-list] [date-time] literal`.
+    /// `APPEND mailbox 1*(SP [flag-list] [date-time] literal)`: one message
+    /// (RFC 3501 §6.3.11) or several (MULTIAPPEND, RFC 3502), never none.
     Append {
         mailbox: MailboxName,
-        flags: Vec<Flag>,
-        date: Option<DateTime<FixedOffset>>,
-        message: Vec<u8>,
+        messages: Vec<AppendMessage>,
     },
     Idle,
     // --- selected (§6.4)
@@ -209,6 +236,8 @@ pub enum StatusItem {
     Unseen,
     /// RFC 8438.
     Size,
+    /// RFC 7889 §3: the largest message APPEND takes into this mailbox.
+    AppendLimit,
 }
 
 /// `FLAGS`, `+FLAGS` or `-FLAGS`.

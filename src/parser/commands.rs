@@ -11,7 +11,10 @@ use std::borrow::Cow;
 
 use nom::bytes::complete::take_while1;
 
-use super::ast::{CommandBody, MailboxName, Secret, StatusItem, StoreMode, StoreResponse};
+use super::ast::{
+    AppendData, AppendMessage, CatPart, CommandBody, MailboxName, Secret, StatusItem, StoreMode,
+    StoreResponse,
+};
 use super::core::{
     PResult, arg, astring, at_argument_end, atom, commit, fail, flag, flag_list, list_mailbox,
     literal, literal8, mailbox, mismatch, nil, nstring, printable, string, utf8,
@@ -219,6 +222,7 @@ fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
             b"UIDVALIDITY" => StatusItem::UidValidity,
             b"UNSEEN" => StatusItem::Unseen,
             b"SIZE" => StatusItem::Size,
+            b"APPENDLIMIT" => StatusItem::AppendLimit,
             _ => return fail(format!("Unknown status item {}", printable(word))),
         });
         match tail {
@@ -229,10 +233,31 @@ fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
     }
 }
 
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+/// `append = "APPEND" SP mailbox 1*append-message` (RFC 3502 §6.3.11)
+/// `append-message = append-opts SP append-data`
+/// `append-opts = [SP flag-list] [SP date-time]`
 /// (RFC 3516: `append-data = literal / literal8`)
+///
+/// RFC 3501's single message is the case of one `append-message`.
 pub(crate) fn append(input: &[u8]) -> PResult<'_, CommandBody> {
     let (mut rest, mailbox) = arg(input, "mailbox name", mailbox)?;
+    let mut messages = Vec::new();
+    loop {
+        let (tail, message) = append_message(rest)?;
+        messages.push(message);
+        rest = tail;
+        // Another message follows a space; the line's end is the caller's.
+        if !rest.starts_with(b" ") {
+            return Ok((rest, CommandBody::Append { mailbox, messages }));
+        }
+    }
+}
+
+/// `append-message = [SP flag-list] [SP date-time] SP append-data`
+/// (RFC 3502; the leading SP of RFC 3502's `append-opts` folded in;
+/// `append-data` from RFC 4469 §5).
+fn append_message(input: &[u8]) -> PResult<'_, AppendMessage> {
+    let mut rest = input;
     let mut flags = Vec::new();
     if rest.starts_with(b" (") {
         (rest, flags) = arg(rest, "flag list", flag_list)?;
@@ -242,25 +267,68 @@ pub(crate) fn append(input: &[u8]) -> PResult<'_, CommandBody> {
         let (tail, d) = arg(rest, "date-time", date_time)?;
         (rest, date) = (tail, Some(d));
     }
-    let (rest, message) = arg(rest, "message literal", append_data)?;
-    Ok((
-        rest,
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message: message.to_vec(),
-        },
-    ))
+    let (rest, data) = arg(rest, "message literal", append_data)?;
+    Ok((rest, AppendMessage { flags, date, data }))
+}
+
+/// At most this many parts in one CATENATE: each URL may cost a mailbox
+/// open, and real clients send a handful.
+const MAX_CAT_PARTS: usize = 100;
+
+/// `append-data = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"`
+fn append_data(input: &[u8]) -> PResult<'_, AppendData> {
+    let Some(rest) = strip_keyword(input, b"CATENATE") else {
+        let (rest, bytes) = literal_or_literal8(input)?;
+        return Ok((rest, AppendData::Literal(bytes.to_vec())));
+    };
+    let Some(mut rest) = rest.strip_prefix(b" (") else {
+        return fail("Missing '(' after CATENATE");
+    };
+    let mut parts = Vec::new();
+    loop {
+        if parts.len() >= MAX_CAT_PARTS {
+            return fail(format!("More than {MAX_CAT_PARTS} CATENATE parts"));
+        }
+        let (tail, part) = commit(cat_part(rest), || "Invalid CATENATE part".into())?;
+        parts.push(part);
+        match tail {
+            [b' ', t @ ..] => rest = t,
+            [b')', t @ ..] => return Ok((t, AppendData::Catenate(parts))),
+            _ => return fail("Missing ')' after CATENATE parts"),
+        }
+    }
+}
+
+/// `cat-part = text-literal / url`
+/// `text-literal = "TEXT" SP literal` (RFC 3516: or `literal8`)
+/// `url = "URL" SP astring`
+fn cat_part(input: &[u8]) -> PResult<'_, CatPart> {
+    if let Some(rest) = strip_keyword(input, b"TEXT") {
+        let (rest, bytes) = arg(rest, "CATENATE text", literal_or_literal8)?;
+        return Ok((rest, CatPart::Text(bytes.to_vec())));
+    }
+    if let Some(rest) = strip_keyword(input, b"URL") {
+        let (rest, url) = arg(rest, "CATENATE URL", astring)?;
+        return Ok((rest, CatPart::Url(url.into_owned())));
+    }
+    mismatch()
 }
 
 /// `literal / literal8`
-fn append_data(input: &[u8]) -> PResult<'_, &[u8]> {
+fn literal_or_literal8(input: &[u8]) -> PResult<'_, &[u8]> {
     if input.starts_with(b"~") {
         literal8(input)
     } else {
         literal(input)
     }
+}
+
+/// `input` after `keyword` (any case) when a space or `(` follows it.
+fn strip_keyword<'a>(input: &'a [u8], keyword: &[u8]) -> Option<&'a [u8]> {
+    let head = input.get(..keyword.len())?;
+    let rest = input.get(keyword.len()..)?;
+    (head.eq_ignore_ascii_case(keyword) && matches!(rest.first(), Some(b' ' | b'(')))
+        .then_some(rest)
 }
 
 // --- selected state (RFC 3501 §6.4)

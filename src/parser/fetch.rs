@@ -121,7 +121,7 @@ fn section(input: &[u8]) -> PResult<'_, Section> {
 /// `section-spec = section-msgtext / (section-part ["." section-text])`
 ///
 /// Also the empty spec of `BODY[]` (the whole message).
-fn section_spec(input: &[u8]) -> PResult<'_, Section> {
+pub(crate) fn section_spec(input: &[u8]) -> PResult<'_, Section> {
     if input.starts_with(b"]") {
         return Ok((
             input,

@@ -4,8 +4,9 @@
 //! command: the command line and every literal it announced, byte for byte as
 //! received (`{n}` / `{n+}` CRLF then n octets; `~{n}` for APPEND). Parsing is
 //! pure (nom 7, complete input) and strict: RFC 3501 §9 and the extensions'
-//! ABNF (RFC 2971 ID, 3516 literal8, 3691 UNSELECT, 4315 UID EXPUNGE, 4959
-//! SASL-IR, 5161 ENABLE, 7888 LITERAL+/-, 8438 STATUS SIZE).
+//! ABNF (RFC 2971 ID, 3502 MULTIAPPEND, 3516 literal8, 3691 UNSELECT, 4315
+//! UID EXPUNGE, 4469 CATENATE, 4959 SASL-IR, 5092 IMAP URLs (url.rs), 5161
+//! ENABLE, 7888 LITERAL+/-, 7889 STATUS APPENDLIMIT, 8438 STATUS SIZE).
 //!
 //! # Quirks (the only deliberate leniencies)
 //!
@@ -35,6 +36,7 @@ mod datetime;
 mod fetch;
 mod search;
 mod sequence;
+pub mod url;
 
 use thiserror::Error;
 
@@ -231,6 +233,18 @@ pub(crate) mod tests {
         MailboxName(name.as_bytes().to_vec())
     }
 
+    fn message(
+        flags: Vec<Flag>,
+        date: Option<chrono::DateTime<chrono::FixedOffset>>,
+        bytes: &[u8],
+    ) -> AppendMessage {
+        AppendMessage {
+            flags,
+            date,
+            data: AppendData::Literal(bytes.to_vec()),
+        }
+    }
+
     fn set(text: &str) -> SequenceSet {
         match sequence::sequence_set(text.as_bytes()) {
             Ok((b"", s)) => s,
@@ -390,7 +404,7 @@ pub(crate) mod tests {
             ),
             (b"a NAMESPACE\r\n", C::Namespace),
             (
-                b"a STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE)\r\n",
+                b"a STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE appendlimit)\r\n",
                 C::Status {
                     mailbox: mbox("INBOX"),
                     items: vec![
@@ -400,6 +414,7 @@ pub(crate) mod tests {
                         StatusItem::UidValidity,
                         StatusItem::Unseen,
                         StatusItem::Size,
+                        StatusItem::AppendLimit,
                     ],
                 },
             ),
@@ -407,27 +422,60 @@ pub(crate) mod tests {
                 b"a APPEND INBOX {3}\r\nhi\n\r\n",
                 C::Append {
                     mailbox: mbox("INBOX"),
-                    flags: vec![],
-                    date: None,
-                    message: b"hi\n".to_vec(),
+                    messages: vec![message(vec![], None, b"hi\n")],
                 },
             ),
             (
                 b"a APPEND INBOX () \" 5-Mar-2024 10:00:00 +0100\" ~{3}\r\na\x00b\r\n",
                 C::Append {
                     mailbox: mbox("INBOX"),
-                    flags: vec![],
-                    date: DateTime::parse_from_rfc3339("2024-03-05T10:00:00+01:00").ok(),
-                    message: b"a\x00b".to_vec(),
+                    messages: vec![message(
+                        vec![],
+                        DateTime::parse_from_rfc3339("2024-03-05T10:00:00+01:00").ok(),
+                        b"a\x00b",
+                    )],
                 },
             ),
             (
                 b"a APPEND x \"05-Mar-2024 10:00:00 -0000\" {0+}\r\n\r\n",
                 C::Append {
                     mailbox: mbox("x"),
-                    flags: vec![],
-                    date: DateTime::parse_from_rfc3339("2024-03-05T10:00:00+00:00").ok(),
-                    message: vec![],
+                    messages: vec![message(
+                        vec![],
+                        DateTime::parse_from_rfc3339("2024-03-05T10:00:00+00:00").ok(),
+                        b"",
+                    )],
+                },
+            ),
+            // MULTIAPPEND (RFC 3502): each message with its own options, any
+            // literal form (sync, LITERAL+, literal8) in any position.
+            (
+                b"a APPEND INBOX {2}\r\nm1 (\\Seen) {2+}\r\nm2 \"05-Mar-2024 10:00:00 +0000\" ~{3}\r\nm\x003\r\n",
+                C::Append {
+                    mailbox: mbox("INBOX"),
+                    messages: vec![
+                        message(vec![], None, b"m1"),
+                        message(vec![Flag::Seen], None, b"m2"),
+                        message(
+                            vec![],
+                            DateTime::parse_from_rfc3339("2024-03-05T10:00:00+00:00").ok(),
+                            b"m\x003",
+                        ),
+                    ],
+                },
+            ),
+            (
+                b"a APPEND x (\\Seen) \" 5-Mar-2024 10:00:00 +0100\" {1}\r\na () {1}\r\nb\r\n",
+                C::Append {
+                    mailbox: mbox("x"),
+                    messages: vec![
+                        message(
+                            vec![Flag::Seen],
+                            DateTime::parse_from_rfc3339("2024-03-05T10:00:00+01:00").ok(),
+                            b"a",
+                        ),
+                        message(vec![], None, b"b"),
+                    ],
                 },
             ),
             (b"a IDLE\r\n", C::Idle),
@@ -816,9 +864,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 "A003",
                 C::Append {
                     mailbox: mbox("saved-messages"),
-                    flags: vec![Flag::Seen],
-                    date: None,
-                    message: message.to_vec(),
+                    messages: vec![self::message(vec![Flag::Seen], None, message)],
                 },
             ),
             (b"FXXZ CHECK\r\n".to_vec(), "FXXZ", C::Check),
@@ -1152,6 +1198,27 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 b"a APPEND INBOX msg\r\n",
                 invalid("a", "Invalid message literal"),
             ),
+            // RFC 3502: a second message is all or nothing too.
+            (
+                b"a APPEND INBOX {1}\r\nx \r\n",
+                invalid("a", "Invalid message literal"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx (\\Seen)\r\n",
+                invalid("a", "Missing message literal"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx \"5-Mar-2024 10:00:00 +0100\" {1}\r\ny\r\n",
+                invalid("a", "Invalid date-time"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx {1}\r\n\x00\r\n",
+                invalid("a", "NUL octet in literal"),
+            ),
+            (
+                b"a APPEND INBOX {1}\r\nx{1}\r\ny\r\n",
+                invalid("a", "Unexpected characters in APPEND command"),
+            ),
             (b"a UID\r\n", invalid("a", "Missing UID command")),
             (b"a UID NOOP\r\n", invalid("a", "Unknown UID command NOOP")),
             (b"a UID EXPUNGE\r\n", invalid("a", "Missing sequence set")),
@@ -1227,6 +1294,8 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a FETCH 2:4 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS.NOT (DATE \"FROM\")]<0.100>)\r\n",
             b"a UID SEARCH CHARSET UTF-8 OR (NOT FROM {3}\r\nabc) HEADER X \"\" SINCE \"1-Feb-1994\"\r\n",
             b"a APPEND INBOX (\\Seen k) \" 1-Jan-2000 00:00:00 +0000\" ~{2+}\r\nhi\r\n",
+            b"a APPEND INBOX {2+}\r\nhi (\\Seen) \" 1-Jan-2000 00:00:00 +0000\" ~{2+}\r\nh\x00 {0}\r\n\r\n",
+            b"a APPEND x CATENATE (URL \"/x;UIDVALIDITY=9/;UID=1/;SECTION=1.MIME\" TEXT ~{2}\r\nh\x00 URL u) (\\Seen) CATENATE (TEXT {1+}\r\nx)\r\n",
             b"a STORE 1,2:* +FLAGS.SILENT \\Seen\r\n",
             b"a ID (\"k\" NIL)\r\n",
             b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
@@ -1361,6 +1430,205 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             };
             assert_eq!(body(&text), expected, "{}", String::from_utf8_lossy(&text));
         }
+    }
+
+    /// RFC 3502 `append`: random messages (flags, date-time, literal form,
+    /// RFC 4469 CATENATE), rendered and parsed back.
+    #[test]
+    fn round_trip_multiappend() {
+        let mut rng = Rng::new(0x5eed_3502);
+        let flag_pool = [Flag::Seen, Flag::Flagged, Flag::Answered, Flag::Draft];
+        for _ in 0..300 {
+            let mut text = b"a APPEND Sent".to_vec();
+            let mut messages = Vec::new();
+            for _ in 0..=rng.below(4) {
+                text.push(b' ');
+                let mut flags = Vec::new();
+                if rng.below(2) == 0 {
+                    for flag in &flag_pool {
+                        if rng.below(2) == 0 {
+                            flags.push(flag.clone());
+                        }
+                    }
+                    let names: Vec<_> = flags.iter().map(Flag::as_wire).collect();
+                    text.extend(format!("({}) ", names.join(" ")).into_bytes());
+                }
+                let mut date = None;
+                if rng.below(2) == 0 {
+                    let day = rng.below(28) + 1;
+                    let hour = rng.below(24);
+                    text.extend(
+                        format!("\"{day:2}-Mar-2024 {hour:02}:07:09 -0130\" ").into_bytes(),
+                    );
+                    date = DateTime::parse_from_rfc3339(&format!(
+                        "2024-03-{day:02}T{hour:02}:07:09-01:30"
+                    ))
+                    .ok();
+                }
+                let literal = |rng: &mut Rng, text: &mut Vec<u8>| {
+                    let len = rng.below(6) as usize;
+                    let bytes: Vec<u8> = (0..len).map(|_| rng.below(255) as u8 + 1).collect();
+                    let (open, close) = match rng.below(3) {
+                        0 => ("{", "}"),
+                        1 => ("{", "+}"),
+                        _ => ("~{", "}"),
+                    };
+                    text.extend(format!("{open}{len}{close}\r\n").into_bytes());
+                    text.extend(&bytes);
+                    bytes
+                };
+                if rng.below(4) > 0 {
+                    let bytes = literal(&mut rng, &mut text);
+                    messages.push(message(flags, date, &bytes));
+                    continue;
+                }
+                // RFC 4469 CATENATE: TEXT literals and URL strings.
+                text.extend(b"CATENATE (");
+                let mut parts = Vec::new();
+                for i in 0..=rng.below(3) {
+                    if i > 0 {
+                        text.push(b' ');
+                    }
+                    if rng.below(2) == 0 {
+                        text.extend(b"TEXT ");
+                        parts.push(CatPart::Text(literal(&mut rng, &mut text)));
+                    } else {
+                        let url = format!("/INBOX/;UID={}", rng.below(1000) + 1);
+                        text.extend(format!("URL \"{url}\"").into_bytes());
+                        parts.push(CatPart::Url(url.into_bytes()));
+                    }
+                }
+                text.push(b')');
+                messages.push(AppendMessage {
+                    flags,
+                    date,
+                    data: AppendData::Catenate(parts),
+                });
+            }
+            text.extend(b"\r\n");
+            let expected = CommandBody::Append {
+                mailbox: mbox("Sent"),
+                messages,
+            };
+            assert_eq!(body(&text), expected, "{}", printable(&text));
+        }
+    }
+
+    /// RFC 4469 `append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"`,
+    /// with RFC 3516's literal8 as TEXT, and with MULTIAPPEND.
+    #[test]
+    fn catenate() {
+        use CatPart::{Text, Url};
+        let cat = |flags: Vec<Flag>, parts: Vec<CatPart>| AppendMessage {
+            flags,
+            date: None,
+            data: AppendData::Catenate(parts),
+        };
+        let cases: Vec<(&[u8], &str, Vec<AppendMessage>)> = vec![
+            // RFC 4469 §3's example, shortened.
+            (
+                b"A003 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {42}\r\n\r\n--------------030308070208000400050907\r\n URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME\")\r\n",
+                "Drafts",
+                vec![cat(
+                    vec![Flag::Seen, Flag::Draft, Flag::Keyword("$MDNSent".into())],
+                    vec![
+                        Url(b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER".to_vec()),
+                        Text(b"\r\n--------------030308070208000400050907\r\n".to_vec()),
+                        Url(b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME".to_vec()),
+                    ],
+                )],
+            ),
+            (
+                b"a append x catenate (text ~{3+}\r\na\x00b url /x/;uid=1) catenate (url {7}\r\n/x/;u=2) (\\Answered) {1}\r\nz\r\n",
+                "x",
+                vec![
+                    cat(vec![], vec![Text(b"a\x00b".to_vec()), Url(b"/x/;uid=1".to_vec())]),
+                    cat(vec![], vec![Url(b"/x/;u=2".to_vec())]),
+                    message(vec![Flag::Answered], None, b"z"),
+                ],
+            ),
+        ];
+        for (text, mailbox, messages) in cases {
+            let expected = CommandBody::Append {
+                mailbox: mbox(mailbox),
+                messages,
+            };
+            assert_eq!(body(text), expected, "{}", printable(text));
+        }
+        let bad: &[(&[u8], &str)] = &[
+            (b"a APPEND x CATENATE ()\r\n", "Invalid CATENATE part"),
+            (b"a APPEND x CATENATE\r\n", "Invalid message literal"),
+            (
+                b"a APPEND x CATENATE (TEXT \"x\")\r\n",
+                "Invalid CATENATE text",
+            ),
+            (
+                b"a APPEND x CATENATE (TEXT {1}\r\nx\r\n",
+                "Missing ')' after CATENATE parts",
+            ),
+            (b"a APPEND x CATENATE (URL)\r\n", "Invalid CATENATE part"),
+            (b"a APPEND x CATENATE (URL )\r\n", "Invalid CATENATE URL"),
+            (b"a APPEND x CATENATE (FROB x)\r\n", "Invalid CATENATE part"),
+            (
+                b"a APPEND x CATENATE (URL /x/;UID=1)(URL /y)\r\n",
+                "Unexpected characters in APPEND command",
+            ),
+            (
+                b"a APPEND x CATENATE [URL x]\r\n",
+                "Missing '(' after CATENATE",
+            ),
+        ];
+        for (text, reason) in bad {
+            assert_eq!(
+                parse_command(text),
+                invalid("a", reason),
+                "{}",
+                printable(text)
+            );
+        }
+        let many = format!("a APPEND x CATENATE ({})\r\n", ["URL u"; 101].join(" "));
+        assert_eq!(
+            parse_command(many.as_bytes()),
+            invalid("a", "More than 100 CATENATE parts")
+        );
+    }
+
+    /// RFC 3502 §6.3.11's example: two messages, the second with its own
+    /// flags and date-time (message text shortened).
+    #[test]
+    fn rfc3502_example() {
+        let first = b"Subject: afternoon meeting\r\n\r\nHello Joe\r\n";
+        let second = b"Subject: afternoon meeting again\r\n\r\n3:30 is fine\r\n";
+        let text = [
+            format!(
+                "A003 APPEND saved-messages (\\Seen) {{{}}}\r\n",
+                first.len()
+            )
+            .as_bytes(),
+            first,
+            format!(
+                " (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {{{}}}\r\n",
+                second.len()
+            )
+            .as_bytes(),
+            second,
+            b"\r\n",
+        ]
+        .concat();
+        assert_eq!(
+            body(&text),
+            CommandBody::Append {
+                mailbox: mbox("saved-messages"),
+                messages: vec![
+                    message(vec![Flag::Seen], None, first),
+                    message(
+                        vec![Flag::Seen],
+                        DateTime::parse_from_rfc3339("1994-02-07T22:43:04-08:00").ok(),
+                        second,
+                    ),
+                ],
+            }
+        );
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub enum Code {
     Unavailable,
     ClientBug,
     OverQuota,
+    /// `TOOBIG` (RFC 4469 §5, RFC 7889 §2): a message larger than APPENDLIMIT.
+    TooBig,
+    /// `BADURL url` (RFC 4469 §6): a CATENATE URL that cannot be resolved;
+    /// the text already restricted to `url-resp-text`.
+    BadUrl(String),
     /// RFC 4315.
     AppendUid {
         validity: u32,
@@ -102,6 +107,8 @@ impl fmt::Display for Code {
             Code::Unavailable => f.write_str("UNAVAILABLE"),
             Code::ClientBug => f.write_str("CLIENTBUG"),
             Code::OverQuota => f.write_str("OVERQUOTA"),
+            Code::TooBig => f.write_str("TOOBIG"),
+            Code::BadUrl(url) => write!(f, "BADURL {url}"),
             Code::AppendUid { validity, uids } => write!(f, "APPENDUID {validity} {uids}"),
             Code::CopyUid {
                 validity,

@@ -2,10 +2,12 @@
 //!
 //! Framing comes before parsing so that message boundaries are fixed even when
 //! the input is malformed: literal data is never read as a command, and memory
-//! stays bounded whatever the client sends. The framer knows only three things
+//! stays bounded whatever the client sends. The framer knows only four things
 //! of the grammar: lines end in LF (CRLF, or a bare LF from a terminal), a line
-//! that ends in `{n}`, `{n+}` or `{n-}` (RFC 3501 §4.3, RFC 7888) announces n
-//! octets of literal data that follow, and the first word is the tag.
+//! that ends in `{n}`, `{n+}` or `{n-}` (RFC 3501 §4.3, RFC 7888; `~{n}` is
+//! RFC 3516's literal8) announces n octets of literal data that follow, the
+//! first word is the tag, and the second says whether it is an APPEND (whose
+//! oversized literals are `NO [TOOBIG]`, RFC 7889, not BAD).
 //!
 //! Input is pushed in arbitrary chunks ([`Framer::push`]); [`Framer::next`]
 //! returns `None` when it needs more bytes, which is never an error.
@@ -15,7 +17,8 @@
 //! requested (RFC 3501 §7.5: the client waits for `+`, gets a tagged BAD and
 //! abandons the command). A refused non-synchronizing literal is read and
 //! thrown away without buffering, and so is the rest of that command, so the
-//! stream stays in step.
+//! stream stays in step. Under LITERAL- (RFC 7888 §4) a non-synchronizing
+//! literal over 4096 octets is refused the same way.
 
 use std::collections::VecDeque;
 
@@ -30,7 +33,15 @@ pub struct Limits {
     pub max_literal: u64,
     /// Largest whole command (lines plus literals).
     pub max_command: u64,
+    /// Largest non-synchronizing literal: [`LITERAL_MINUS_MAX`] when the
+    /// server advertises LITERAL- (RFC 7888 §4), `u64::MAX` under LITERAL+
+    /// (`max_literal` still applies).
+    pub max_nonsync_literal: u64,
 }
+
+/// RFC 7888 §4: under LITERAL-, a non-synchronizing literal may hold at most
+/// 4096 octets; a larger one is refused with a tagged BAD.
+pub const LITERAL_MINUS_MAX: u64 = 4096;
 
 impl Limits {
     /// After login: lines long enough for any real client's UID sets (mbsync sends
@@ -39,12 +50,14 @@ impl Limits {
         max_line: 256 * 1024,
         max_literal: 64 * 1024 * 1024,
         max_command: 64 * 1024 * 1024 + 1024 * 1024,
+        max_nonsync_literal: u64::MAX,
     };
     /// Before login nothing legitimate is large (LOGIN, AUTHENTICATE, CAPABILITY).
     pub const NOT_AUTHENTICATED: Limits = Limits {
         max_line: 8 * 1024,
         max_literal: 8 * 1024,
         max_command: 16 * 1024,
+        max_nonsync_literal: u64::MAX,
     };
 }
 
@@ -71,6 +84,14 @@ pub enum FrameError {
     LiteralTooLarge,
     #[error("Command too large")]
     CommandTooLarge,
+    /// An APPEND whose literal (or whose literals together) exceed the
+    /// limits: RFC 7889 wants `NO [TOOBIG]`, and the session goes on.
+    #[error("Message larger than the APPENDLIMIT")]
+    MessageTooLarge,
+    /// A non-synchronizing literal over 4096 octets under LITERAL-
+    /// (RFC 7888 §4): tagged BAD; its octets are read and thrown away.
+    #[error("Non-synchronizing literal over 4096 octets (LITERAL-); send it synchronizing")]
+    NonSyncLiteralTooLarge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,8 +248,20 @@ impl Framer {
                         Some(FrameError::LiteralTooLarge)
                     } else if total > self.limits.max_command {
                         Some(FrameError::CommandTooLarge)
+                    } else if sync == Sync::NonSynchronizing && n > self.limits.max_nonsync_literal
+                    {
+                        Some(FrameError::NonSyncLiteralTooLarge)
                     } else {
                         None
+                    };
+                    // RFC 7889: an APPEND too large for us is NO [TOOBIG].
+                    let error = match error {
+                        Some(FrameError::LiteralTooLarge | FrameError::CommandTooLarge)
+                            if is_append(&self.command) =>
+                        {
+                            Some(FrameError::MessageTooLarge)
+                        }
+                        other => other,
                     };
                     if let Some(error) = error {
                         let tag = self.tag();
@@ -311,6 +344,16 @@ fn literal_announcement(line: &[u8]) -> Option<(u64, Sync)> {
     Some((n, sync))
 }
 
+/// Whether the command being assembled is an APPEND: `tag SP "APPEND" SP`.
+fn is_append(command: &[u8]) -> bool {
+    let Some(space) = command.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    command
+        .get(space + 1..space + 8)
+        .is_some_and(|word| word.eq_ignore_ascii_case(b"APPEND "))
+}
+
 /// The first word of a command if it is a valid tag (RFC 3501 `tag`).
 fn tag_of(bytes: &[u8]) -> Option<String> {
     let end = bytes
@@ -381,6 +424,7 @@ mod tests {
             max_line: 100,
             max_literal: 10,
             max_command: 200,
+            max_nonsync_literal: u64::MAX,
         };
         let mut f = Framer::new(limits);
         f.push(b"t1 NOOP ");
@@ -410,9 +454,10 @@ mod tests {
             max_line: 100,
             max_literal: 10,
             max_command: 200,
+            max_nonsync_literal: u64::MAX,
         };
         // Synchronizing: refused, no continuation, the next line is a new command.
-        let out = frames(limits, &[b"a APPEND x {999}\r\n", b"b NOOP\r\n"]);
+        let out = frames(limits, &[b"a LOGIN x {999}\r\n", b"b NOOP\r\n"]);
         assert_eq!(
             out,
             vec![
@@ -424,7 +469,7 @@ mod tests {
             ]
         );
         // Non-synchronizing: its data is skipped, then the rest of the command.
-        let mut data = b"a APPEND x {50+}\r\n".to_vec();
+        let mut data = b"a LOGIN x {50+}\r\n".to_vec();
         data.extend([b'z'; 50]);
         data.extend(b" more\r\nb NOOP\r\n");
         let out = frames(limits, &[&data]);
@@ -440,12 +485,126 @@ mod tests {
         );
     }
 
+    /// Every way of cutting `input` in two gives the same frames as whole.
+    fn same_when_split(limits: Limits, input: &[u8], expected: &[Frame]) {
+        assert_eq!(frames(limits, &[input]), expected);
+        for split in 0..input.len() {
+            let (x, y) = input.split_at(split);
+            assert_eq!(frames(limits, &[x, y]), expected, "split at {split}");
+        }
+    }
+
+    const SMALL: Limits = Limits {
+        max_line: 100,
+        max_literal: 10,
+        max_command: 30,
+        max_nonsync_literal: u64::MAX,
+    };
+
+    #[test]
+    fn oversized_append_is_toobig_and_the_stream_stays_in_step() {
+        let toobig = |tag: &str| Frame::Rejected {
+            tag: Some(tag.into()),
+            error: FrameError::MessageTooLarge,
+        };
+        // RFC 7889: refused before the `+`; the client sends no data.
+        same_when_split(
+            SMALL,
+            b"a append x {11}\r\nb NOOP\r\n",
+            &[toobig("a"), cmd(b"b NOOP\r\n")],
+        );
+        // LITERAL+: the octets are read and thrown away.
+        let mut data = b"a APPEND x {11+}\r\n".to_vec();
+        data.extend([b'{'; 11]);
+        data.extend(b"\r\nb NOOP\r\n");
+        same_when_split(SMALL, &data, &[toobig("a"), cmd(b"b NOOP\r\n")]);
+        // MULTIAPPEND: the second message is too large; the first one's
+        // octets are dropped with it, and so is a third non-sync literal.
+        let mut data = b"a APPEND x {3}\r\nabc ~{11+}\r\n".to_vec();
+        data.extend([b'x'; 11]);
+        data.extend(b" {2+}\r\n}\n\r\nb NOOP\r\n");
+        same_when_split(
+            SMALL,
+            &data,
+            &[Frame::ContinuationRequest, toobig("a"), cmd(b"b NOOP\r\n")],
+        );
+        // Literals that fit one by one but not together (max_command).
+        same_when_split(
+            SMALL,
+            b"a APPEND x {10+}\r\n0123456789 {10}\r\nb NOOP\r\n",
+            &[toobig("a"), cmd(b"b NOOP\r\n")],
+        );
+        // Not an APPEND: the literal is just too large (BAD).
+        same_when_split(
+            SMALL,
+            b"a APPENDX x {11}\r\nb NOOP\r\n",
+            &[
+                Frame::Rejected {
+                    tag: Some("a".into()),
+                    error: FrameError::LiteralTooLarge,
+                },
+                cmd(b"b NOOP\r\n"),
+            ],
+        );
+    }
+
+    #[test]
+    fn literal_minus_refuses_large_nonsync_literals() {
+        let limits = Limits {
+            max_nonsync_literal: LITERAL_MINUS_MAX,
+            ..Limits::AUTHENTICATED
+        };
+        // 4096 octets are fine without a round trip.
+        let mut ok = b"a APPEND x {4096+}\r\n".to_vec();
+        ok.extend([b'y'; 4096]);
+        ok.extend(b"\r\n");
+        assert_eq!(frames(limits, &[&ok]), [Frame::Command(ok.clone())]);
+        // 4097: tagged BAD, the octets skipped (they may look like commands).
+        let mut data = b"a APPEND x {4097+}\r\n".to_vec();
+        data.extend(b"c LOGOUT\r\n".iter().cycle().take(4097));
+        data.extend(b"\r\nb NOOP\r\n");
+        let expected = [
+            Frame::Rejected {
+                tag: Some("a".into()),
+                error: FrameError::NonSyncLiteralTooLarge,
+            },
+            cmd(b"b NOOP\r\n"),
+        ];
+        assert_eq!(frames(limits, &[&data]), expected);
+        let chunks: Vec<&[u8]> = data.chunks(100).collect();
+        assert_eq!(frames(limits, &chunks), expected);
+        // The same size synchronizing is asked for as usual.
+        assert_eq!(
+            frames(limits, &[b"a APPEND x {5000}\r\n"]),
+            [Frame::ContinuationRequest]
+        );
+        // LITERAL+ (the default) takes it.
+        assert_eq!(frames(Limits::AUTHENTICATED, &[&ok]), [Frame::Command(ok)]);
+    }
+
+    /// RFC 3516 `literal8` (`~{n}`, `~{n+}`) frames like a literal; its
+    /// octets may be anything, NUL and braces included.
+    #[test]
+    fn literal8_frames_like_a_literal() {
+        let input: &[u8] = b"a APPEND x ~{6}\r\n\x00{1}\r\n ~{2+}\r\n\x00\n\r\nb NOOP\r\n";
+        same_when_split(
+            Limits::AUTHENTICATED,
+            input,
+            &[
+                Frame::ContinuationRequest,
+                cmd(b"a APPEND x ~{6}\r\n\x00{1}\r\n ~{2+}\r\n\x00\n\r\n"),
+                cmd(b"b NOOP\r\n"),
+            ],
+        );
+    }
+
     #[test]
     fn untagged_garbage_is_refused_without_tag() {
         let limits = Limits {
             max_line: 10,
             max_literal: 10,
             max_command: 20,
+            max_nonsync_literal: u64::MAX,
         };
         let out = frames(limits, &[b"(((((((((((((((((((\r\nx NOOP\r\n"]);
         assert_eq!(

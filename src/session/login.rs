@@ -31,7 +31,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::framer::{Frame, Limits};
+use super::framer::Frame;
 use super::state::State;
 use super::{Flow, Session};
 use crate::auth::sasl::{self, Exchange, Mechanism, Step};
@@ -69,8 +69,6 @@ pub struct LoginSetup {
     pub tls: Tls,
     /// Delay before answering the first failure; doubled for each next one.
     pub failure_delay: Duration,
-    /// APPENDLIMIT (RFC 7889), and the largest literal accepted after login.
-    pub max_message_size: u64,
 }
 
 /// The login side of a session (boxed in `Session`).
@@ -165,8 +163,8 @@ impl Session {
     /// A session started as root: greets with OK and serves logins as `setup`
     /// says. `context` is a placeholder (host name, locking) until a login
     /// supplies the user's.
-    pub fn for_login(context: Context, setup: LoginSetup) -> Session {
-        let mut session = Session::new(context, super::Start::Login);
+    pub fn for_login(context: Context, setup: LoginSetup, options: super::Options) -> Session {
+        let mut session = Session::with_options(context, super::Start::Login, options);
         session.login = Some(Box::new(Login::new(setup)));
         session
     }
@@ -221,12 +219,7 @@ impl Session {
             login.tls_word(),
             login.setup.peer
         );
-        let max = login.setup.max_message_size;
-        self.framer.set_limits(Limits {
-            max_literal: max,
-            max_command: max.saturating_add(1024 * 1024),
-            ..Limits::AUTHENTICATED
-        });
+        self.framer.set_limits(self.options.limits(true));
         self.context = context;
         self.state = State::Authenticated;
         let caps = Code::Capability(self.capabilities());
@@ -328,8 +321,7 @@ impl Session {
         Some(if matches!(self.state, State::NotAuthenticated) {
             login.capabilities()
         } else {
-            // RFC 7889: the largest message APPEND accepts.
-            format!(" APPENDLIMIT={}", login.setup.max_message_size)
+            String::new()
         })
     }
 

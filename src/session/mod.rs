@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::command::idle::{self, Idle};
 use crate::command::{self, CommandError, Context, expunge, updates};
+use crate::config::Literals;
 use crate::parser::{self, ast::CommandBody};
 use crate::response::{Code, ResponseWriter, Status};
 use crate::types::Numbering;
@@ -59,6 +60,53 @@ pub enum Flow {
     Delay(Duration),
 }
 
+/// What the configuration decides about the protocol, in both modes
+/// (mbox-imapd.conf(5) `max_message_size`, `literals`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// APPENDLIMIT (RFC 7889): the largest message APPEND takes, advertised
+    /// in every CAPABILITY, and the largest literal after login.
+    pub max_message_size: u64,
+    /// LITERAL+ or LITERAL- (RFC 7888).
+    pub literals: Literals,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_message_size: command::append::MAX_APPEND_OCTETS as u64,
+            literals: Literals::Plus,
+        }
+    }
+}
+
+impl Options {
+    /// The framer's limits in the not-authenticated state, or after login.
+    fn limits(&self, authenticated: bool) -> Limits {
+        let base = if authenticated {
+            Limits {
+                max_literal: self.max_message_size,
+                // Room for a MULTIAPPEND's command lines around its messages,
+                // which together may exceed the APPENDLIMIT by this much only
+                // (command::append bounds CATENATE data the same way).
+                max_command: self
+                    .max_message_size
+                    .saturating_add(command::append::COMMAND_SLACK_OCTETS as u64),
+                ..Limits::AUTHENTICATED
+            }
+        } else {
+            Limits::NOT_AUTHENTICATED
+        };
+        Limits {
+            max_nonsync_literal: match self.literals {
+                Literals::Plus => u64::MAX,
+                Literals::Minus => framer::LITERAL_MINUS_MAX,
+            },
+            ..base
+        }
+    }
+}
+
 /// Counters for the end-of-session log line.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -79,6 +127,7 @@ const CHECKPOINT_RETRY: Duration = Duration::from_secs(30);
 pub struct Session {
     context: Context,
     start: Start,
+    options: Options,
     state: State,
     framer: Framer,
     stats: Stats,
@@ -93,16 +142,22 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session with the default [`Options`].
     pub fn new(context: Context, start: Start) -> Self {
-        let (state, limits) = match start {
-            Start::Login => (State::NotAuthenticated, Limits::NOT_AUTHENTICATED),
-            Start::Preauth => (State::Authenticated, Limits::AUTHENTICATED),
+        Session::with_options(context, start, Options::default())
+    }
+
+    pub fn with_options(context: Context, start: Start, options: Options) -> Self {
+        let state = match start {
+            Start::Login => State::NotAuthenticated,
+            Start::Preauth => State::Authenticated,
         };
         Session {
             context,
             start,
+            options,
+            framer: Framer::new(options.limits(start == Start::Preauth)),
             state,
-            framer: Framer::new(limits),
             stats: Stats::default(),
             login: None,
             idle: None,
@@ -177,9 +232,17 @@ impl Session {
                 Frame::ContinuationRequest => out.continuation("Ready for literal data")?,
                 Frame::Rejected { tag, error } => {
                     log::info!("command refused: {error}");
+                    let text = error.to_string();
                     match tag {
-                        Some(tag) => out.tagged(&tag, Status::Bad, None, &error.to_string())?,
-                        None => out.untagged_status(Status::Bad, None, &error.to_string())?,
+                        // RFC 7889 §2 / RFC 4469 §5: the session goes on.
+                        Some(tag)
+                            if error == framer::FrameError::MessageTooLarge
+                                && self.is_authenticated() =>
+                        {
+                            out.tagged(&tag, Status::No, Some(&Code::TooBig), &text)?
+                        }
+                        Some(tag) => out.tagged(&tag, Status::Bad, None, &text)?,
+                        None => out.untagged_status(Status::Bad, None, &text)?,
                     }
                 }
                 Frame::Command(bytes) => {
@@ -243,9 +306,19 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
-        let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE",
+        // LITERAL+ or LITERAL- (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE
+        // (RFC 4469, URLs of RFC 5092 to this user's mailboxes), SEARCHRES
+        // (RFC 5182), SORT and THREAD (RFC 5256, 5957, 5267 ESORT), NAMESPACE
+        // (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438), and
+        // APPENDLIMIT (RFC 7889 §2: before login too, so a client can check
+        // before it logs in; the same in every state).
+        let literals = match self.options.literals {
+            Literals::Plus => "LITERAL+",
+            Literals::Minus => "LITERAL-",
+        };
+        let mut caps = format!(
+            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT={}",
+            self.options.max_message_size
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -668,12 +741,13 @@ impl Session {
                 };
                 command::copy::move_messages(ctx, sel, &set, &mailbox.0, numbering, out)
             }
-            C::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => command::append::append(&self.context, &mailbox.0, &flags, date, &message),
+            C::Append { mailbox, messages } => command::append::append(
+                &self.context,
+                self.selected_ref(),
+                &mailbox.0,
+                &messages,
+                self.options.max_message_size,
+            ),
             C::List { reference, pattern } => {
                 command::list::list(&self.context, &reference.0, &pattern.0, out)
             }
@@ -681,9 +755,14 @@ impl Session {
                 command::list::lsub(&self.context, &reference.0, &pattern.0, out)
             }
             C::Namespace => command::list::namespace(out),
-            C::Status { mailbox, items } => {
-                command::status::status(&self.context, self.selected_ref(), &mailbox.0, &items, out)
-            }
+            C::Status { mailbox, items } => command::status::status(
+                &self.context,
+                self.selected_ref(),
+                &mailbox.0,
+                &items,
+                self.options.max_message_size,
+                out,
+            ),
             C::Create { mailbox } => command::folder::create(&self.context, &mailbox.0),
             C::Delete { mailbox } => command::folder::delete(&self.context, &mailbox.0),
             C::Rename { from, to } => {
@@ -815,14 +894,69 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864 \
              LOGINDISABLED] mailhost"
         ));
+    }
+
+    /// RFC 7889 and RFC 7888 as configured: APPENDLIMIT in the greeting of
+    /// both modes, NO [TOOBIG] for an APPEND over it (before any `+`, or
+    /// after reading a LITERAL+ message), BAD for a non-synchronizing literal
+    /// over 4096 octets under LITERAL-; the session goes on each time.
+    #[test]
+    fn appendlimit_and_literal_minus() {
+        let options = Options {
+            max_message_size: 5000,
+            literals: Literals::Minus,
+        };
+        let run = |start: Start, input: &[u8]| {
+            let mut out = ResponseWriter::new(Vec::new());
+            let mut s = Session::with_options(session(start).context, start, options);
+            s.greeting(&mut out).unwrap();
+            s.receive(input, &mut out).unwrap();
+            String::from_utf8(out.into_inner().unwrap()).unwrap()
+        };
+        let out = run(Start::Login, b"");
+        assert!(
+            out.starts_with("* OK [CAPABILITY IMAP4rev1 LITERAL- "),
+            "{out}"
+        );
+        assert!(out.contains(" APPENDLIMIT=5000 "), "{out}");
+        // Before login an APPEND is not valid at all: BAD, not TOOBIG.
+        let out = run(Start::Login, b"a APPEND INBOX {9000}\r\nb NOOP\r\n");
+        assert!(out.contains("\r\na BAD "), "{out}");
+        assert!(out.ends_with("b OK NOOP completed\r\n"), "{out}");
+
+        let mut input = b"a APPEND INBOX {5001}\r\nb APPEND INBOX {5001+}\r\n".to_vec();
+        input.extend([b'x'; 5001]);
+        input.extend(b"\r\nc EXAMINE {4097+}\r\n");
+        input.extend(b"d NOOP\r\n".iter().cycle().take(4097));
+        input.extend(b"\r\ne NOOP\r\n");
+        let out = run(Start::Preauth, &input);
+        assert!(
+            out.starts_with("* PREAUTH [CAPABILITY IMAP4rev1 LITERAL- "),
+            "{out}"
+        );
+        assert!(out.contains(" APPENDLIMIT=5000]"), "{out}");
+        let lines: Vec<&str> = out.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "a NO [TOOBIG] Message larger than the APPENDLIMIT",
+                "b NO [TOOBIG] Message larger than the APPENDLIMIT",
+                "c BAD Non-synchronizing literal over 4096 octets (LITERAL-); send it synchronizing",
+                "e OK NOOP completed",
+            ],
+            "{out}"
+        );
+        // Synchronizing, the same size is asked for.
+        let out = run(Start::Preauth, b"c EXAMINE {4097}\r\n");
+        assert!(out.ends_with("\r\n+ Ready for literal data\r\n"), "{out}");
     }
 
     #[test]

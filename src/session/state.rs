@@ -110,9 +110,11 @@ mod tests {
         assert!(is_allowed(&State::Authenticated, &CommandBody::Idle).is_ok());
         let append = CommandBody::Append {
             mailbox: crate::parser::ast::MailboxName(b"INBOX".to_vec()),
-            flags: vec![],
-            date: None,
-            message: b"x".to_vec(),
+            messages: vec![crate::parser::ast::AppendMessage {
+                flags: vec![],
+                date: None,
+                data: crate::parser::ast::AppendData::Literal(b"x".to_vec()),
+            }],
         };
         assert!(is_allowed(&State::NotAuthenticated, &append).is_err());
         assert!(is_allowed(&State::Authenticated, &append).is_ok());

@@ -826,9 +826,41 @@ fn check_esearch(raw: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// RFC 7889 §3 `status-att-val =/ "APPENDLIMIT" SP (number / nil)`: imap-codec
+/// 1.0 has no such STATUS item. It is checked here and taken out, so that
+/// imap-codec still checks the rest of the STATUS response.
+fn without_status_appendlimit(raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let Ok(line) = std::str::from_utf8(raw) else {
+        return Ok(None);
+    };
+    if !line.starts_with("* STATUS ") || !line.contains("APPENDLIMIT") {
+        return Ok(None);
+    }
+    let bad = || format!("malformed STATUS APPENDLIMIT: {line:?}");
+    let open = line.rfind('(').ok_or_else(bad)?;
+    let list = line
+        .get(open + 1..)
+        .and_then(|l| l.strip_suffix(")\r\n"))
+        .ok_or_else(bad)?;
+    let words: Vec<&str> = list.split(' ').collect();
+    let mut kept = Vec::new();
+    for pair in words.chunks(2) {
+        match pair {
+            ["APPENDLIMIT", v] if *v == "NIL" || v.parse::<u32>().is_ok() => {}
+            ["APPENDLIMIT", ..] => return Err(bad()),
+            other => kept.push(other.join(" ")),
+        }
+    }
+    let head = line.get(..=open).ok_or_else(bad)?;
+    Ok(Some(format!("{head}{})\r\n", kept.join(" ")).into_bytes()))
+}
+
 /// Every response must parse as RFC 3501 `response` (imap-codec `ResponseCodec`),
 /// consuming all its bytes.
 pub fn check_with_imap_codec(raw: &[u8]) -> Result<(), String> {
+    if let Some(rest) = without_status_appendlimit(raw)? {
+        return check_with_imap_codec(&rest);
+    }
     if let Some((_, _)) = CODEC_EXEMPTIONS
         .iter()
         .find(|(prefix, _)| raw.starts_with(prefix))

@@ -243,10 +243,16 @@ pub struct Client {
 impl Client {
     /// Starts a session in `dir`; checks the PREAUTH greeting.
     pub fn start(dir: &Dir, name: &str) -> Client {
+        Client::start_with(dir, name, &[])
+    }
+
+    /// [`Client::start`] with more command-line arguments (e.g. `--config`).
+    pub fn start_with(dir: &Dir, name: &str, extra_args: &[String]) -> Client {
         let log_path = dir.log_path(name);
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut child = Command::new(server_bin())
             .args(dir.server_args())
+            .args(extra_args)
             .env("TZ", "UTC")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -310,6 +316,27 @@ impl Client {
         bytes.extend_from_slice(literal);
         bytes.extend_from_slice(b"\r\n");
         self.send(&bytes);
+        self.reply(&tag, ExpungeRule::Allowed)
+    }
+
+    /// Sends `tag` + `bytes` as they are (non-synchronizing literals, several
+    /// lines) and reads the reply; a `+` continuation fails the test.
+    pub fn command_raw(&mut self, bytes: &[u8]) -> Reply {
+        let tag = self.tag();
+        self.send(&[format!("{tag} ").as_bytes(), bytes].concat());
+        self.reply(&tag, ExpungeRule::Allowed)
+    }
+
+    /// `head {n}` CRLF, then, after the server's `+`, the literal and CRLF:
+    /// a synchronizing literal (RFC 3501 §7.5).
+    pub fn command_sync_literal(&mut self, head: &str, literal: &[u8]) -> Reply {
+        let tag = self.tag();
+        self.send(format!("{tag} {head} {{{}}}\r\n", literal.len()).as_bytes());
+        match self.line(REPLY_TIMEOUT) {
+            Some(line) if line.starts_with("+ ") => {}
+            other => panic!("{}: expected a continuation, got {other:?}", self.name),
+        }
+        self.send(&[literal, b"\r\n"].concat());
         self.reply(&tag, ExpungeRule::Allowed)
     }
 

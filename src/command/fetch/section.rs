@@ -185,6 +185,30 @@ pub(super) fn write_content<W: Write>(
     out.literal_crlf(len, &pieces, window)
 }
 
+/// The CRLF octets `content` stands for, cut by `partial`: what a FETCH of
+/// the section would send, as a buffer. `None` when the part does not exist.
+pub(super) fn bytes_of(content: Content<'_>, partial: Option<&Partial>) -> Option<Vec<u8>> {
+    let built;
+    let pieces: Vec<&[u8]> = match content {
+        Content::Missing => return None,
+        Content::Stored(pieces) => pieces,
+        Content::Built(bytes) => {
+            built = bytes;
+            vec![built.as_slice()]
+        }
+    };
+    let mut window = match partial {
+        Some(p) => CrlfWindow::new(u64::from(p.origin), u64::from(p.length)),
+        None => CrlfWindow::all(),
+    };
+    let mut out = Vec::new();
+    for piece in pieces {
+        // Writing to a Vec cannot fail.
+        window.write(piece, &mut out).ok()?;
+    }
+    Some(out)
+}
+
 /// The fields of `header` kept by `filter`, raw (folding kept), in header
 /// order, then the blank line (RFC 3501 §6.4.5: the result includes it).
 fn fields_of(header: &[&[u8]], names: &[String], filter: FieldFilter) -> Content<'static> {

@@ -82,9 +82,12 @@ fn session(o: &Options) -> (Session, Rc<RefCell<Vec<String>>>) {
         plaintext: o.plaintext,
         tls: o.tls,
         failure_delay: o.delay,
-        max_message_size: 1_000_000,
     };
-    (Session::for_login(context(""), setup), asked)
+    let options = crate::session::Options {
+        max_message_size: 1_000_000,
+        ..Default::default()
+    };
+    (Session::for_login(context(""), setup, options), asked)
 }
 
 /// What the caller saw besides the output.
@@ -140,7 +143,7 @@ fn capabilities_follow_policy_and_tls() {
     let (out, _) = drive(&mut s, &[]);
     assert!(
         out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE STARTTLS \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000 STARTTLS \
              AUTH=PLAIN AUTH=LOGIN SASL-IR] mailhost"
         ),
         "{out}"
@@ -159,7 +162,7 @@ fn capabilities_follow_policy_and_tls() {
     assert_eq!(l[1], "a OK Begin TLS negotiation now");
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE AUTH=PLAIN AUTH=LOGIN SASL-IR"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000 AUTH=PLAIN AUTH=LOGIN SASL-IR"
     );
     assert_eq!(ev.handshakes, 1);
     let plain_never = Options {
@@ -169,7 +172,10 @@ fn capabilities_follow_policy_and_tls() {
     };
     let (mut s, _) = session(&plain_never);
     let (out, _) = drive(&mut s, &[b"a STARTTLS\r\n"]);
-    assert!(out.contains("STATUS=SIZE LOGINDISABLED]"), "{out}");
+    assert!(
+        out.contains("STATUS=SIZE APPENDLIMIT=1000000 LOGINDISABLED]"),
+        "{out}"
+    );
     assert!(out.contains("a NO STARTTLS is not available"), "{out}");
 }
 
@@ -183,12 +189,12 @@ fn login_ok_carries_capabilities_and_pipelined_commands_wait_for_it() {
     let l = lines(&out);
     assert_eq!(
         l[1],
-        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000] \
+        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000] \
          LOGIN completed"
     );
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000"
     );
     assert_eq!(l[3], "b OK CAPABILITY completed");
     assert_eq!(l[4], "c BAD Already authenticated");
