@@ -233,7 +233,7 @@ pub struct Session {
 
 impl Session {
     /// Copies the inbox into a fresh temp dir, starts the server with
-    /// `--preauth --inbox <copy> --mail-dir <tmp>/mail --log stderr`, reads and checks
+    /// `--preauth --inbox <copy> --mail-dir <tmp>/mail --home <tmp> --log stderr`, reads and checks
     /// the greeting.
     pub fn start(inbox: Inbox<'_>) -> Session {
         Session::spawn(inbox, &["--preauth"])
@@ -266,6 +266,10 @@ impl Session {
             .arg(&inbox_path)
             .arg("--mail-dir")
             .arg(&mail_dir)
+            // The subscription list lives in the home directory: never the
+            // real one of whoever runs the tests.
+            .arg("--home")
+            .arg(dir.path())
             .arg("--log")
             .arg("stderr")
             .env("TZ", "UTC")
