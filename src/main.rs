@@ -205,6 +205,7 @@ fn serve_logins(config: &Config) -> ExitCode {
         mail_dir: PathBuf::new(),
         home: PathBuf::new(),
         locking: config.lock_settings(),
+        special_use: config.special_use.clone(),
     };
     let session = Session::for_login(placeholder, setup);
     run(session, stream, timeouts(config), Some(config))
@@ -344,6 +345,7 @@ impl Edge for LoginEdge<'_> {
             mail_dir: user.home.join(&config.mail_dir),
             home: user.home.clone(),
             locking: config.lock_settings(),
+            special_use: config.special_use.clone(),
         })
     }
 }
@@ -376,6 +378,7 @@ fn user_context(config: &Config) -> Result<Context, String> {
         mail_dir: home.join(&config.mail_dir),
         home,
         locking: config.lock_settings(),
+        special_use: config.special_use.clone(),
     })
 }
 
@@ -431,6 +434,7 @@ fn demo(config: Config) -> ExitCode {
         mail_dir,
         home: dir,
         locking: config.lock_settings(),
+        special_use: config.special_use.clone(),
     };
     let stream = match stdio_stream(None) {
         Ok(s) => s,

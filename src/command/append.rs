@@ -158,6 +158,7 @@ mod tests {
             inbox: "/nonexistent/mbox-imapd/u".into(),
             mail_dir: "/nonexistent/mbox-imapd/mail".into(),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         // Names that escape the mail directory, bad flags, empty messages.
         let e = append(&ctx, b"../x", &[], None, b"x").unwrap_err();

@@ -5,7 +5,8 @@
 //! received (`{n}` / `{n+}` CRLF then n octets; `~{n}` for APPEND). Parsing is
 //! pure (nom 7, complete input) and strict: RFC 3501 §9 and the extensions'
 //! ABNF (RFC 2971 ID, 3516 literal8, 3691 UNSELECT, 4315 UID EXPUNGE, 4959
-//! SASL-IR, 5161 ENABLE, 7888 LITERAL+/-, 8438 STATUS SIZE).
+//! SASL-IR, 5161 ENABLE, 5258 LIST-EXTENDED, 5819 LIST-STATUS, 6154
+//! SPECIAL-USE and CREATE-SPECIAL-USE, 7888 LITERAL+/-, 8438 STATUS SIZE).
 //!
 //! # Quirks (the only deliberate leniencies)
 //!
@@ -33,6 +34,7 @@ mod commands;
 mod core;
 mod datetime;
 mod fetch;
+mod list;
 mod search;
 mod sequence;
 
@@ -135,7 +137,7 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
         b"RENAME" => commands::rename(rest)?,
         b"SUBSCRIBE" => commands::subscribe(rest)?,
         b"UNSUBSCRIBE" => commands::unsubscribe(rest)?,
-        b"LIST" => commands::list(rest)?,
+        b"LIST" => list::list(rest)?,
         b"LSUB" => commands::lsub(rest)?,
         b"NAMESPACE" => (rest, CommandBody::Namespace),
         b"STATUS" => commands::status(rest)?,
@@ -237,6 +239,15 @@ pub(crate) mod tests {
         Secret(s.as_bytes().to_vec())
     }
 
+    fn plain_list(reference: &str, pattern: &str) -> CommandBody {
+        CommandBody::List {
+            selection: vec![],
+            reference: mbox(reference),
+            patterns: vec![mbox(pattern)],
+            returns: vec![],
+        }
+    }
+
     fn invalid(tag: &str, reason: &str) -> Result<Command, ParseError> {
         Err(ParseError::Invalid {
             tag: tag.into(),
@@ -335,6 +346,29 @@ pub(crate) mod tests {
                 b"a CREATE foo/bar\r\n",
                 C::Create {
                     mailbox: mbox("foo/bar"),
+                    special_use: None,
+                },
+            ),
+            // RFC 6154 §3, §5.3: create-params with USE.
+            (
+                b"t1 CREATE \"Important Messages\" (USE (\\Flagged))\r\n",
+                C::Create {
+                    mailbox: mbox("Important Messages"),
+                    special_use: Some(vec!["\\Flagged".into()]),
+                },
+            ),
+            (
+                b"a create Sent (use (\\Sent \\X-Mine))\r\n",
+                C::Create {
+                    mailbox: mbox("Sent"),
+                    special_use: Some(vec!["\\Sent".into(), "\\X-Mine".into()]),
+                },
+            ),
+            (
+                b"a CREATE x (USE ())\r\n",
+                C::Create {
+                    mailbox: mbox("x"),
+                    special_use: Some(vec![]),
                 },
             ),
             (
@@ -362,20 +396,8 @@ pub(crate) mod tests {
                     mailbox: mbox("foo"),
                 },
             ),
-            (
-                b"a LIST \"\" *\r\n",
-                C::List {
-                    reference: mbox(""),
-                    pattern: mbox("*"),
-                },
-            ),
-            (
-                b"a LIST mail/ %/x]\r\n",
-                C::List {
-                    reference: mbox("mail/"),
-                    pattern: mbox("%/x]"),
-                },
-            ),
+            (b"a LIST \"\" *\r\n", plain_list("", "*")),
+            (b"a LIST mail/ %/x]\r\n", plain_list("mail/", "%/x]")),
             (
                 b"a LSUB \"\" \"%\"\r\n",
                 C::Lsub {
@@ -631,6 +653,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 "A003",
                 C::Create {
                     mailbox: mbox("owatagusiam/"),
+                    special_use: None,
                 },
             ),
             (
@@ -665,26 +688,17 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             (
                 b"A101 LIST \"\" \"\"\r\n".to_vec(),
                 "A101",
-                C::List {
-                    reference: mbox(""),
-                    pattern: mbox(""),
-                },
+                plain_list("", ""),
             ),
             (
                 b"A102 LIST #news.comp.mail.misc \"\"\r\n".to_vec(),
                 "A102",
-                C::List {
-                    reference: mbox("#news.comp.mail.misc"),
-                    pattern: mbox(""),
-                },
+                plain_list("#news.comp.mail.misc", ""),
             ),
             (
                 b"A202 LIST ~/Mail/ %\r\n".to_vec(),
                 "A202",
-                C::List {
-                    reference: mbox("~/Mail/"),
-                    pattern: mbox("%"),
-                },
+                plain_list("~/Mail/", "%"),
             ),
             (
                 b"A002 LSUB \"#news.\" \"comp.mail.*\"\r\n".to_vec(),
@@ -1064,6 +1078,34 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 b"a UID MOVE x Trash\r\n",
                 invalid("a", "Invalid sequence set"),
             ),
+            (
+                b"a CREATE x (FOO)\r\n",
+                invalid("a", "Unknown CREATE parameter FOO"),
+            ),
+            (
+                b"a CREATE x (USE (Sent))\r\n",
+                invalid("a", "Invalid USE attribute"),
+            ),
+            (
+                b"a CREATE x (USE (\\Sent) USE (\\Trash))\r\n",
+                invalid("a", "Only one USE parameter is allowed"),
+            ),
+            (
+                b"a CREATE x (USE)\r\n",
+                invalid("a", "Missing USE attributes"),
+            ),
+            (
+                b"a CREATE x (USE (\\Sent)\r\n",
+                invalid("a", "Missing ')' after CREATE parameters"),
+            ),
+            (
+                b"a CREATE x (USE (\\Sent \\)))\r\n",
+                invalid("a", "Invalid USE attribute"),
+            ),
+            (
+                b"a CREATE x ()\r\n",
+                invalid("a", "Invalid CREATE parameter"),
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse_command(input), expected, "{}", printable(input));
@@ -1080,6 +1122,9 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a STORE 1,2:* +FLAGS.SILENT \\Seen\r\n",
             b"a ID (\"k\" NIL)\r\n",
             b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+            b"a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (% {3}\r\na/b) RETURN (CHILDREN STATUS (UNSEEN SIZE))\r\n",
+            b"a LIST (SPECIAL-USE) \"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)\r\n",
+            b"a CREATE Sent (USE (\\Sent \\Archive))\r\n",
         ];
         let mut rng = Rng::new(0x5eed_0004);
         for seed in seeds {

@@ -243,9 +243,11 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
+        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438),
+        // LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), SPECIAL-USE and
+        // CREATE-SPECIAL-USE (RFC 6154).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -641,8 +643,19 @@ impl Session {
                 date,
                 message,
             } => command::append::append(&self.context, &mailbox.0, &flags, date, &message),
-            C::List { reference, pattern } => {
-                command::list::list(&self.context, &reference.0, &pattern.0, out)
+            C::List {
+                selection,
+                reference,
+                patterns,
+                returns,
+            } => {
+                let request = command::list::ListRequest {
+                    selection: &selection,
+                    reference: &reference.0,
+                    patterns: &patterns,
+                    returns: &returns,
+                };
+                command::list::list(&self.context, self.selected_ref(), &request, out)
             }
             C::Lsub { reference, pattern } => {
                 command::list::lsub(&self.context, &reference.0, &pattern.0, out)
@@ -651,7 +664,10 @@ impl Session {
             C::Status { mailbox, items } => {
                 command::status::status(&self.context, self.selected_ref(), &mailbox.0, &items, out)
             }
-            C::Create { mailbox } => command::folder::create(&self.context, &mailbox.0),
+            C::Create {
+                mailbox,
+                special_use,
+            } => command::folder::create(&self.context, &mailbox.0, special_use.as_deref()),
             C::Delete { mailbox } => command::folder::delete(&self.context, &mailbox.0),
             C::Rename { from, to } => {
                 let selected = self.selected_ref().map(|s| s.mailbox.path());
@@ -733,6 +749,7 @@ mod tests {
             mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
             home: "/nonexistent/mbox-imapd-test".into(),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         Session::new(context, start)
     }
@@ -767,12 +784,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE \
              LOGINDISABLED] mailhost"
         ));
     }
@@ -891,6 +908,7 @@ mod tests {
             inbox: inbox.clone(),
             mail_dir: dir.path().join("mail"),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         let mut s = Session::new(context, Start::Preauth);
         let mut out = ResponseWriter::new(Vec::new());

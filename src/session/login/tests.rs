@@ -67,6 +67,7 @@ fn context(user: &str) -> Context {
         inbox: "/nonexistent/mbox-imapd-test/inbox".into(),
         mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
         locking: Default::default(),
+        special_use: Default::default(),
     }
 }
 
@@ -140,7 +141,7 @@ fn capabilities_follow_policy_and_tls() {
     let (out, _) = drive(&mut s, &[]);
     assert!(
         out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE STARTTLS \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE STARTTLS \
              AUTH=PLAIN AUTH=LOGIN SASL-IR] mailhost"
         ),
         "{out}"
@@ -159,7 +160,7 @@ fn capabilities_follow_policy_and_tls() {
     assert_eq!(l[1], "a OK Begin TLS negotiation now");
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE AUTH=PLAIN AUTH=LOGIN SASL-IR"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE AUTH=PLAIN AUTH=LOGIN SASL-IR"
     );
     assert_eq!(ev.handshakes, 1);
     let plain_never = Options {
@@ -169,7 +170,7 @@ fn capabilities_follow_policy_and_tls() {
     };
     let (mut s, _) = session(&plain_never);
     let (out, _) = drive(&mut s, &[b"a STARTTLS\r\n"]);
-    assert!(out.contains("STATUS=SIZE LOGINDISABLED]"), "{out}");
+    assert!(out.contains("CREATE-SPECIAL-USE LOGINDISABLED]"), "{out}");
     assert!(out.contains("a NO STARTTLS is not available"), "{out}");
 }
 
@@ -183,12 +184,12 @@ fn login_ok_carries_capabilities_and_pipelined_commands_wait_for_it() {
     let l = lines(&out);
     assert_eq!(
         l[1],
-        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000] \
+        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=1000000] \
          LOGIN completed"
     );
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=1000000"
     );
     assert_eq!(l[3], "b OK CAPABILITY completed");
     assert_eq!(l[4], "c BAD Already authenticated");
