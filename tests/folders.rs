@@ -861,7 +861,23 @@ fn uid_validity_strictly_increases_across_delete_and_create() {
 
 #[test]
 fn python_imaplib_session() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/folders.py");
+    run_python_script("folders.py");
+}
+
+/// Thunderbird's LIST (SPECIAL-USE) and LIST ... RETURN (SPECIAL-USE
+/// SUBSCRIBED CHILDREN STATUS (UNSEEN)), a configured special-use name, and
+/// CREATE ... (USE (...)) through imaplib.
+#[test]
+fn python_imaplib_list_extended() {
+    run_python_script("list_extended.py");
+}
+
+/// Runs tests/python/`name` on a fresh account; it must print
+/// "`name`: all checks passed".
+fn run_python_script(name: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name);
     let a = Account::new();
     let result = Command::new("python3")
         .arg(&script)
@@ -871,16 +887,18 @@ fn python_imaplib_session() {
     let output = match result {
         Ok(o) => o,
         Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-            println!("NOTICE: python3 not runnable ({e}); skipping the imaplib test");
+            println!("NOTICE: python3 not runnable ({e}); skipping {name}");
             return;
         }
         Err(e) => panic!("python3 is required in CI: {e}"),
     };
     assert!(
         output.status.success(),
-        "folders.py failed:\n{}\n{}",
+        "{name} failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("folders.py: all checks passed"));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(&format!("{name}: all checks passed"))
+    );
 }

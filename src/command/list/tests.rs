@@ -150,3 +150,44 @@ fn lines_quote_names_that_need_it() {
          * LIST () \"/\" \"100%\"\r\n"
     );
 }
+
+/// RFC 6154 §5.1 with RECURSIVEMATCH: CHILDINFO names SPECIAL-USE; a name
+/// of the mapping that is not a mailbox file (missing, or a folder) is not
+/// special-use; a configured key replaces the defaults of its use only.
+#[test]
+fn special_use_selection_with_recursive_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = ctx(dir.path());
+    ctx.special_use
+        .set(crate::special_use::Use::Sent, "Work/Sent, Old/Sent, Gone")
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("mail/Work")).unwrap();
+    std::fs::create_dir_all(dir.path().join("mail/Old/Sent")).unwrap();
+    std::fs::write(dir.path().join("mail/Work/Sent"), b"").unwrap();
+    std::fs::write(dir.path().join("mail/Trash"), b"").unwrap();
+    std::fs::write(dir.path().join("mail/Sent"), b"").unwrap();
+    let patterns = [MailboxName(b"%".to_vec())];
+    let selection = [ListSelect::SpecialUse, ListSelect::RecursiveMatch];
+    let request = ListRequest {
+        selection: &selection,
+        reference: b"",
+        patterns: &patterns,
+        returns: &[],
+    };
+    assert_eq!(
+        run(&ctx, &request),
+        "* LIST (\\HasNoChildren \\Unmarked \\Trash) \"/\" Trash\r\n\
+         * LIST (\\Noselect \\HasChildren) \"/\" Work (\"CHILDINFO\" (\"SPECIAL-USE\"))\r\n"
+    );
+    // Work/Sent is listed itself: no redundant CHILDINFO on Work.
+    let patterns = [MailboxName(b"*".to_vec())];
+    let request = ListRequest {
+        patterns: &patterns,
+        ..request
+    };
+    assert_eq!(
+        run(&ctx, &request),
+        "* LIST (\\HasNoChildren \\Unmarked \\Trash) \"/\" Trash\r\n\
+         * LIST (\\HasNoChildren \\Unmarked \\Sent) \"/\" Work/Sent\r\n"
+    );
+}
