@@ -24,7 +24,7 @@
 
 mod select;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 
 use super::{CommandError, CommandResult, Completion, Context, Selected, status};
@@ -72,6 +72,8 @@ pub fn list<W: Write>(
     } else {
         Vec::new()
     };
+    // Lookups by name: a subscription file may hold many thousands.
+    let is_subscribed: HashSet<&[u8]> = subscribed.iter().map(Vec::as_slice).collect();
     let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
     let listed = if options.selects_by_attribute() {
         select::selected(ctx, &tree, &options, &patterns, &subscribed)
@@ -81,7 +83,7 @@ pub fn list<W: Write>(
     let base_names = options.base_names();
     for item in listed.values() {
         let mut attrs = attributes(ctx, &item.found, &options);
-        if options.shows_subscribed() && subscribed.contains(&item.name) {
+        if options.shows_subscribed() && is_subscribed.contains(item.name.as_slice()) {
             attrs.push("\\Subscribed");
         }
         let childinfo = item.childinfo.then_some(base_names.as_slice());
@@ -278,17 +280,18 @@ fn attributes(ctx: &Context, found: &Found, options: &Options<'_>) -> Vec<&'stat
 
 /// The subscription list, INBOX spelt `INBOX`, each name once.
 fn subscriptions(ctx: &Context) -> Result<Vec<Vec<u8>>, CommandError> {
-    let mut names: Vec<Vec<u8>> = Vec::new();
-    for name in folders::subscriptions(&ctx.home)? {
-        let name = if name.eq_ignore_ascii_case(b"INBOX") {
-            b"INBOX".to_vec()
-        } else {
-            name
-        };
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
+    let mut names: Vec<Vec<u8>> = folders::subscriptions(&ctx.home)?
+        .into_iter()
+        .map(|name| {
+            if name.eq_ignore_ascii_case(b"INBOX") {
+                b"INBOX".to_vec()
+            } else {
+                name
+            }
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
     Ok(names)
 }
 

@@ -17,6 +17,8 @@
 //!
 //! A superior that does not exist is `\NonExistent` (example 7 A2).
 
+use std::collections::HashSet;
+
 use super::{Listed, Listing, Options, find, order_key};
 use crate::command::Context;
 use crate::mailstore::folders::{Kind, Tree};
@@ -31,8 +33,10 @@ pub(super) fn selected(
     subscribed: &[Vec<u8>],
 ) -> Listing {
     let chosen = chosen(ctx, tree, options, subscribed);
+    // Sets, not lists: a subscription file may hold many thousands of names.
+    let meeting_set: HashSet<&[u8]> = chosen.iter().map(Vec::as_slice).collect();
     let matches = |name: &[u8]| patterns.iter().any(|p| list_matches(p, name));
-    let mut childinfo: Vec<&[u8]> = Vec::new();
+    let mut childinfo: HashSet<&[u8]> = HashSet::new();
     let mut parents: Vec<&[u8]> = Vec::new();
     if options.recursive {
         for name in &chosen {
@@ -40,12 +44,12 @@ pub(super) fn selected(
                 if !matches(superior) {
                     continue;
                 }
-                let meets = chosen.iter().any(|c| c == superior);
-                if meets || !matches(name) {
-                    childinfo.push(superior);
-                    if !meets {
-                        parents.push(superior);
-                    }
+                let meets = meeting_set.contains(superior);
+                if !meets && matches(name) {
+                    continue; // redundant: the child is listed itself
+                }
+                if childinfo.insert(superior) && !meets {
+                    parents.push(superior);
                 }
             }
         }
