@@ -67,7 +67,7 @@ pub fn list<W: Write>(
     if patterns.is_empty() {
         return Ok(Completion::done("LIST"));
     }
-    let subscribed = if options.needs_subscriptions() {
+    let subscribed = if options.shows_subscribed() {
         subscriptions(ctx)?
     } else {
         Vec::new()
@@ -90,7 +90,8 @@ pub fn list<W: Write>(
         list_line(out, &attrs, &item.name, childinfo)?;
         // RFC 5819 §2, second example: a parent listed only for its
         // CHILDINFO does not meet the selection, and gets no STATUS.
-        if let (Some(items), true) = (options.status, item.meets && item.found.is_selectable()) {
+        let counted = item.meets && item.found.is_selectable();
+        if let Some(items) = options.status.filter(|_| counted) {
             list_status(ctx, selected, &item.name, items, out)?;
         }
     }
@@ -144,10 +145,6 @@ impl<'a> Options<'a> {
 
     fn shows_subscribed(&self) -> bool {
         self.subscribed || self.return_subscribed
-    }
-
-    fn needs_subscriptions(&self) -> bool {
-        self.shows_subscribed()
     }
 
     /// The base selection options, as CHILDINFO names them (RFC 5258 §6
