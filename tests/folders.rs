@@ -229,8 +229,8 @@ fn list_shows_the_tree_with_children_and_marks() {
         t.answer("a"),
         "* LIST (\\NoInferiors \\HasNoChildren \\Unmarked) \"/\" INBOX\n\
          * LIST (\\HasNoChildren \\Unmarked) \"/\" &ZeVnLIqe-\n\
-         * LIST (\\HasNoChildren \\Marked) \"/\" Archive\n\
-         * LIST (\\HasNoChildren \\Unmarked) \"/\" Drafts\n\
+         * LIST (\\HasNoChildren \\Marked \\Archive) \"/\" Archive\n\
+         * LIST (\\HasNoChildren \\Unmarked \\Drafts) \"/\" Drafts\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Lists\n\
          * LIST (\\HasNoChildren \\Unmarked) \"/\" Lists/rust\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Work\n\
@@ -242,8 +242,8 @@ fn list_shows_the_tree_with_children_and_marks() {
         t.answer("b"),
         "* LIST (\\NoInferiors \\HasNoChildren \\Unmarked) \"/\" INBOX\n\
          * LIST (\\HasNoChildren \\Unmarked) \"/\" &ZeVnLIqe-\n\
-         * LIST (\\HasNoChildren \\Marked) \"/\" Archive\n\
-         * LIST (\\HasNoChildren \\Unmarked) \"/\" Drafts\n\
+         * LIST (\\HasNoChildren \\Marked \\Archive) \"/\" Archive\n\
+         * LIST (\\HasNoChildren \\Unmarked \\Drafts) \"/\" Drafts\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Lists\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Work\n\
          b OK LIST completed"
@@ -269,7 +269,8 @@ fn list_shows_the_tree_with_children_and_marks() {
     // Listing read the files' first lines but left Archive \Marked.
     let t = a.session("a LIST \"\" Archive\n");
     assert!(
-        t.out.contains("(\\HasNoChildren \\Marked) \"/\" Archive"),
+        t.out
+            .contains("(\\HasNoChildren \\Marked \\Archive) \"/\" Archive"),
         "{}",
         t.out
     );
@@ -311,7 +312,7 @@ fn create_makes_uw_mailboxes_and_folders() {
     assert_eq!(
         t.untagged("g")[1..],
         [
-            "* LIST (\\HasNoChildren \\Unmarked) \"/\" Archive",
+            "* LIST (\\HasNoChildren \\Unmarked \\Archive) \"/\" Archive",
             "* LIST (\\Noselect \\HasChildren) \"/\" Projects",
             "* LIST (\\Noselect \\HasChildren) \"/\" Projects/2026",
             "* LIST (\\HasNoChildren \\Unmarked) \"/\" Projects/2026/Q1",
