@@ -23,7 +23,7 @@ use crate::special_use::Use;
 /// holds folders (a directory); otherwise a mailbox file with UW's
 /// pseudo-message. Superior folders are created as needed. `special_use` is
 /// RFC 6154's `(USE (...))` parameter, checked before anything is created
-/// ([`check_uses`]).
+/// (`check_uses`).
 pub fn create(ctx: &Context, name: &[u8], special_use: Option<&[String]>) -> CommandResult {
     let (name, folder) = match name.strip_suffix(b"/") {
         Some(stripped) if !stripped.is_empty() => (stripped, true),

@@ -12,7 +12,7 @@
 //! ([`crate::names::list_matches`]). A LIST with a selection option
 //! (SUBSCRIBED, SPECIAL-USE) does not walk the tree at all: the names that
 //! meet the selection are a short list known beforehand (the subscription
-//! file, the special-use names), and each is looked up ([`select`]).
+//! file, the special-use names), and each is looked up (module `select`).
 //!
 //! INBOX comes first, as `\NoInferiors` (it is the spool file: names below
 //! it are refused) and `\HasNoChildren`. Folders (directories) are
