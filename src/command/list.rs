@@ -91,7 +91,7 @@ pub fn list<W: Write>(
         // RFC 5819 §2, second example: a parent listed only for its
         // CHILDINFO does not meet the selection, and gets no STATUS.
         let counted = item.meets && item.found.is_selectable();
-        if let Some(items) = options.status.filter(|_| counted) {
+        if let Some(items) = options.status.as_deref().filter(|_| counted) {
             list_status(ctx, selected, &item.name, items, out)?;
         }
     }
@@ -99,8 +99,8 @@ pub fn list<W: Write>(
 }
 
 /// The options of one LIST, as flags (RFC 5258 §3, RFC 5819, RFC 6154).
-#[derive(Debug, Clone, Copy, Default)]
-struct Options<'a> {
+#[derive(Debug, Clone, Default)]
+struct Options {
     /// Selection SUBSCRIBED: the subscribed names, existing or not.
     subscribed: bool,
     /// Selection SPECIAL-USE: only mailboxes with a special use.
@@ -111,12 +111,12 @@ struct Options<'a> {
     return_subscribed: bool,
     /// RETURN (CHILDREN): also on names that do not exist.
     return_children: bool,
-    /// RETURN (STATUS (...)).
-    status: Option<&'a [StatusItem]>,
+    /// RETURN (STATUS (...)); the items of several STATUS options, each once.
+    status: Option<Vec<StatusItem>>,
 }
 
-impl<'a> Options<'a> {
-    fn of(request: &ListRequest<'a>) -> Self {
+impl Options {
+    fn of(request: &ListRequest<'_>) -> Self {
         let mut o = Options::default();
         for s in request.selection {
             match s {
@@ -133,7 +133,14 @@ impl<'a> Options<'a> {
                 ListReturn::Children => o.return_children = true,
                 // Special uses are always shown (RFC 6154 §2: SHOULD).
                 ListReturn::SpecialUse => {}
-                ListReturn::Status(items) => o.status = Some(items),
+                ListReturn::Status(items) => {
+                    let all = o.status.get_or_insert_with(Vec::new);
+                    for item in items {
+                        if !all.contains(item) {
+                            all.push(*item);
+                        }
+                    }
+                }
             }
         }
         o
@@ -245,7 +252,7 @@ fn existing(ctx: &Context, tree: &Tree, patterns: &[Vec<u8>]) -> Listing {
 
 /// The mailbox attributes of a listed name (RFC 3501 §7.2.2, RFC 5258 §4,
 /// RFC 6154 §2), without `\Subscribed`.
-fn attributes(ctx: &Context, found: &Found, options: &Options<'_>) -> Vec<&'static str> {
+fn attributes(ctx: &Context, found: &Found, options: &Options) -> Vec<&'static str> {
     match found {
         Found::Inbox { marked } => vec!["\\NoInferiors", "\\HasNoChildren", marked_attr(*marked)],
         Found::Entry(entry) => {

@@ -28,7 +28,7 @@ use crate::names::list_matches;
 pub(super) fn selected(
     ctx: &Context,
     tree: &Tree,
-    options: &Options<'_>,
+    options: &Options,
     patterns: &[Vec<u8>],
     subscribed: &[Vec<u8>],
 ) -> Listing {
@@ -71,12 +71,7 @@ pub(super) fn selected(
 }
 
 /// The names that meet the selection options, existing or not.
-fn chosen(
-    ctx: &Context,
-    tree: &Tree,
-    options: &Options<'_>,
-    subscribed: &[Vec<u8>],
-) -> Vec<Vec<u8>> {
+fn chosen(ctx: &Context, tree: &Tree, options: &Options, subscribed: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let is_special = |name: &[u8]| {
         !ctx.special_use.of(name).is_empty()
             && tree

@@ -191,3 +191,27 @@ fn special_use_selection_with_recursive_match() {
          * LIST (\\HasNoChildren \\Unmarked \\Sent) \"/\" Work/Sent\r\n"
     );
 }
+
+/// Two STATUS return options ask for the union of their items, each once.
+#[test]
+fn status_options_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx(dir.path());
+    let patterns = [MailboxName(b"INBOX".to_vec())];
+    let returns = [
+        ListReturn::Status(vec![StatusItem::Messages, StatusItem::Unseen]),
+        ListReturn::Children,
+        ListReturn::Status(vec![StatusItem::Unseen, StatusItem::UidNext]),
+    ];
+    let request = ListRequest {
+        selection: &[],
+        reference: b"",
+        patterns: &patterns,
+        returns: &returns,
+    };
+    assert_eq!(
+        run(&ctx, &request),
+        "* LIST (\\NoInferiors \\HasNoChildren \\Unmarked) \"/\" INBOX\r\n\
+         * STATUS INBOX (MESSAGES 0 UNSEEN 0 UIDNEXT 1)\r\n"
+    );
+}
