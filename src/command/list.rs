@@ -275,7 +275,7 @@ fn attributes(ctx: &Context, found: &Found, options: &Options) -> Vec<&'static s
                 }
             }
         }
-        // RFC 5258 §3.4: \NonExistent implies \Noselect, which is not repeated.
+        // RFC 5258 §3: \NonExistent implies \Noselect, which is not repeated.
         // A missing name has no children on disk (they would need its folder).
         Found::Missing if options.return_children => vec!["\\NonExistent", "\\HasNoChildren"],
         Found::Missing => vec!["\\NonExistent"],
