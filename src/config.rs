@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::mailstore::LockSettings;
 use crate::net::IpNet;
+use crate::special_use::{SpecialUses, Use};
 
 /// The default configuration file, read when it exists and `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/mbox-imapd.conf";
@@ -88,6 +89,11 @@ pub const FILE_KEYS: &[&str] = &[
     "auth_failure_delay",
     "log_facility",
     "syslog_socket",
+    "special_use_sent",
+    "special_use_drafts",
+    "special_use_trash",
+    "special_use_junk",
+    "special_use_archive",
 ];
 
 /// The validated configuration.
@@ -110,6 +116,9 @@ pub struct Config {
     pub flock: bool,
     /// `--tls`: implicit TLS before the greeting (imaps).
     pub implicit_tls: bool,
+    /// The `special_use_*` keys: which mailboxes LIST marks `\Sent`,
+    /// `\Drafts`, ... (RFC 6154).
+    pub special_use: SpecialUses,
     /// The rest: logins, TLS, timeouts, network (see mbox-imapd.conf(5)).
     pub server: ServerSettings,
 }
@@ -247,6 +256,7 @@ impl Default for Config {
             fcntl: true,
             flock: true,
             implicit_tls: false,
+            special_use: SpecialUses::default(),
             server: ServerSettings::default(),
         }
     }
@@ -417,6 +427,16 @@ fn apply_file(config: &mut Config, file: &str, text: &str) -> Result<(), ConfigE
             "dotlock" => staged.dotlock = boolean(value)?,
             "fcntl" => staged.fcntl = boolean(value)?,
             "flock" => staged.flock = boolean(value)?,
+            _ if key.starts_with("special_use_") => {
+                let use_ = Use::ALL
+                    .into_iter()
+                    .find(|u| u.config_key() == key)
+                    .ok_or_else(|| err(format!("unknown key {key:?}")))?;
+                staged
+                    .special_use
+                    .set(use_, value)
+                    .map_err(|reason| err(format!("{key}: {reason}")))?;
+            }
             _ => apply_server_key(&mut staged.server, &mut backend, key, value).map_err(err)?,
         }
     }
@@ -654,6 +674,29 @@ mod tests {
             Err(ConfigError::MissingValue("--inbox".into()))
         );
         assert!(parse(args(&["--log", "file"]), no_file).is_err());
+    }
+
+    #[test]
+    fn special_use_keys() {
+        let read = |text: &'static str| move |_: &std::path::Path| Some(Ok(text.to_owned()));
+        let ok = parse(
+            args(&["--config", "f"]),
+            read("special_use_sent = Outbox, Sent Items\nspecial_use_junk =\n"),
+        );
+        let Ok(Action::Serve(c)) = ok else {
+            panic!("{ok:?}")
+        };
+        assert_eq!(c.special_use.of(b"Sent Items"), [Use::Sent]);
+        assert_eq!(c.special_use.of(b"Sent"), []);
+        assert_eq!(c.special_use.of(b"Junk"), [], "empty: no junk mailbox");
+        assert_eq!(c.special_use.of(b"Trash"), [Use::Trash], "default kept");
+        for bad in ["special_use_sent = INBOX\n", "special_use_all = All\n"] {
+            let got = parse(args(&["--config", "f"]), read(bad));
+            assert!(
+                matches!(got, Err(ConfigError::File { line: 1, .. })),
+                "{bad}: {got:?}"
+            );
+        }
     }
 
     #[test]

@@ -247,6 +247,7 @@ mod tests {
             inbox: "/nonexistent/mbox-imapd-test/inbox".into(),
             mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         let mut session = Session::new(context, crate::session::Start::Preauth);
         let script = Script {
@@ -300,6 +301,7 @@ mod tests {
             inbox: "/nonexistent/mbox-imapd-test/u".into(),
             mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         let mut session = Session::new(context, crate::session::Start::Preauth);
         let stream = FdStream::new(r, out_w, None);

@@ -11,6 +11,7 @@
 //! - [`mailstore`]: the only module that opens, maps or locks a mail file.
 //! - [`mime`]: MIME structure, envelope and text decoding of stored messages (pure).
 //! - [`names`]: mailbox names: modified UTF-7, LIST patterns.
+//! - [`special_use`]: which mailbox names are `\Sent`, `\Trash`, ... (RFC 6154).
 //! - [`connection`]: the loop between a `Session` and the client's stream:
 //!   reads with autologout, and the caller's part of login and STARTTLS.
 //! - [`auth`]: who may log in: the `Authenticator` trait, PAM (dlopen'd) and
@@ -36,6 +37,7 @@ pub mod parser;
 pub mod privilege;
 pub mod response;
 pub mod session;
+pub mod special_use;
 pub mod tls;
 pub mod transport;
 pub mod types;

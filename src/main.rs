@@ -204,6 +204,7 @@ fn serve_logins(config: &Config) -> ExitCode {
         mail_dir: PathBuf::new(),
         home: PathBuf::new(),
         locking: config.lock_settings(),
+        special_use: config.special_use.clone(),
     };
     let session = Session::for_login(placeholder, setup, session_options(config));
     run(session, stream, timeouts(config), Some(config))
@@ -351,6 +352,7 @@ impl Edge for LoginEdge<'_> {
             mail_dir: user.home.join(&config.mail_dir),
             home: user.home.clone(),
             locking: config.lock_settings(),
+            special_use: config.special_use.clone(),
         })
     }
 }
@@ -383,6 +385,7 @@ fn user_context(config: &Config) -> Result<Context, String> {
         mail_dir: home.join(&config.mail_dir),
         home,
         locking: config.lock_settings(),
+        special_use: config.special_use.clone(),
     })
 }
 
@@ -438,6 +441,7 @@ fn demo(config: Config) -> ExitCode {
         mail_dir,
         home: dir,
         locking: config.lock_settings(),
+        special_use: config.special_use.clone(),
     };
     let stream = match stdio_stream(None) {
         Ok(s) => s,

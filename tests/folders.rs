@@ -229,8 +229,8 @@ fn list_shows_the_tree_with_children_and_marks() {
         t.answer("a"),
         "* LIST (\\NoInferiors \\HasNoChildren \\Unmarked) \"/\" INBOX\n\
          * LIST (\\HasNoChildren \\Unmarked) \"/\" &ZeVnLIqe-\n\
-         * LIST (\\HasNoChildren \\Marked) \"/\" Archive\n\
-         * LIST (\\HasNoChildren \\Unmarked) \"/\" Drafts\n\
+         * LIST (\\HasNoChildren \\Marked \\Archive) \"/\" Archive\n\
+         * LIST (\\HasNoChildren \\Unmarked \\Drafts) \"/\" Drafts\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Lists\n\
          * LIST (\\HasNoChildren \\Unmarked) \"/\" Lists/rust\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Work\n\
@@ -242,8 +242,8 @@ fn list_shows_the_tree_with_children_and_marks() {
         t.answer("b"),
         "* LIST (\\NoInferiors \\HasNoChildren \\Unmarked) \"/\" INBOX\n\
          * LIST (\\HasNoChildren \\Unmarked) \"/\" &ZeVnLIqe-\n\
-         * LIST (\\HasNoChildren \\Marked) \"/\" Archive\n\
-         * LIST (\\HasNoChildren \\Unmarked) \"/\" Drafts\n\
+         * LIST (\\HasNoChildren \\Marked \\Archive) \"/\" Archive\n\
+         * LIST (\\HasNoChildren \\Unmarked \\Drafts) \"/\" Drafts\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Lists\n\
          * LIST (\\Noselect \\HasChildren) \"/\" Work\n\
          b OK LIST completed"
@@ -269,7 +269,8 @@ fn list_shows_the_tree_with_children_and_marks() {
     // Listing read the files' first lines but left Archive \Marked.
     let t = a.session("a LIST \"\" Archive\n");
     assert!(
-        t.out.contains("(\\HasNoChildren \\Marked) \"/\" Archive"),
+        t.out
+            .contains("(\\HasNoChildren \\Marked \\Archive) \"/\" Archive"),
         "{}",
         t.out
     );
@@ -311,7 +312,7 @@ fn create_makes_uw_mailboxes_and_folders() {
     assert_eq!(
         t.untagged("g")[1..],
         [
-            "* LIST (\\HasNoChildren \\Unmarked) \"/\" Archive",
+            "* LIST (\\HasNoChildren \\Unmarked \\Archive) \"/\" Archive",
             "* LIST (\\Noselect \\HasChildren) \"/\" Projects",
             "* LIST (\\Noselect \\HasChildren) \"/\" Projects/2026",
             "* LIST (\\HasNoChildren \\Unmarked) \"/\" Projects/2026/Q1",
@@ -861,7 +862,23 @@ fn uid_validity_strictly_increases_across_delete_and_create() {
 
 #[test]
 fn python_imaplib_session() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/folders.py");
+    run_python_script("folders.py");
+}
+
+/// Thunderbird's LIST (SPECIAL-USE) and LIST ... RETURN (SPECIAL-USE
+/// SUBSCRIBED CHILDREN STATUS (UNSEEN)), a configured special-use name, and
+/// CREATE ... (USE (...)) through imaplib.
+#[test]
+fn python_imaplib_list_extended() {
+    run_python_script("list_extended.py");
+}
+
+/// Runs tests/python/`name` on a fresh account; it must print
+/// "`name`: all checks passed".
+fn run_python_script(name: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name);
     let a = Account::new();
     let result = Command::new("python3")
         .arg(&script)
@@ -871,16 +888,18 @@ fn python_imaplib_session() {
     let output = match result {
         Ok(o) => o,
         Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-            println!("NOTICE: python3 not runnable ({e}); skipping the imaplib test");
+            println!("NOTICE: python3 not runnable ({e}); skipping {name}");
             return;
         }
         Err(e) => panic!("python3 is required in CI: {e}"),
     };
     assert!(
         output.status.success(),
-        "folders.py failed:\n{}\n{}",
+        "{name} failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("folders.py: all checks passed"));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(&format!("{name}: all checks passed"))
+    );
 }

@@ -61,6 +61,23 @@ fn codec_check_accepts_valid_and_rejects_invalid() {
     ] {
         assert!(check_with_imap_codec(bad).is_err(), "{bad:?}");
     }
+    // RFC 5258 CHILDINFO: imap-codec checks the mailbox-list, we the rest.
+    let childinfo: &[u8] = b"* LIST (\\Noselect) \"/\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n";
+    assert!(check_with_imap_codec(childinfo).is_ok());
+    let both: &[u8] = b"* LIST () \"/\" a (\"CHILDINFO\" (\"SUBSCRIBED\" \"SPECIAL-USE\"))\r\n";
+    assert!(check_with_imap_codec(both).is_ok());
+    for bad in [
+        &b"* LIST () \"/\" a (\"CHILDINFO\" ())\r\n"[..],
+        b"* LIST () \"/\" a (\"CHILDINFO\" (\"REMOTE\"))\r\n",
+        b"* LIST () \"/\" a (\"CHILDINFO\" (\"SUBSCRIBED\")\r\n",
+        b"* LIST (\\Bad Attr) \"/\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
+    ] {
+        assert!(
+            check_with_imap_codec(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
     assert!(check_greeting(b"* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT SASL-IR] mbox-imapd ready, preauthenticated as u\r\n").is_ok());
     assert!(check_greeting(b"* HELLO\r\n").is_err());
 }

@@ -225,6 +225,7 @@ mod tests {
             inbox: "/nonexistent/mbox-imapd/u".into(),
             mail_dir: "/nonexistent/mbox-imapd/mail".into(),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         // Names that escape the mail directory, bad flags, empty messages.
         let one = |flags: Vec<Flag>, bytes: &[u8]| AppendMessage {
@@ -304,6 +305,7 @@ mod tests {
             inbox: inbox.clone(),
             mail_dir: mail_dir.clone(),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         let cat = |parts: Vec<CatPart>| AppendMessage {
             flags: vec![],

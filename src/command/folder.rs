@@ -17,11 +17,14 @@ use super::mailbox::resolve;
 use super::{CommandError, CommandResult, Completion, Context};
 use crate::mailstore::folders::{self, FolderError, Tree};
 use crate::response::Code;
+use crate::special_use::Use;
 
 /// CREATE name (RFC 3501 §6.3.3). A trailing `/` creates a folder that
 /// holds folders (a directory); otherwise a mailbox file with UW's
-/// pseudo-message. Superior folders are created as needed.
-pub fn create(ctx: &Context, name: &[u8]) -> CommandResult {
+/// pseudo-message. Superior folders are created as needed. `special_use` is
+/// RFC 6154's `(USE (...))` parameter, checked before anything is created
+/// (`check_uses`).
+pub fn create(ctx: &Context, name: &[u8], special_use: Option<&[String]>) -> CommandResult {
     let (name, folder) = match name.strip_suffix(b"/") {
         Some(stripped) if !stripped.is_empty() => (stripped, true),
         _ => (name, false),
@@ -30,12 +33,65 @@ pub fn create(ctx: &Context, name: &[u8]) -> CommandResult {
         return Err(already_exists("INBOX always exists"));
     }
     let target = resolve(ctx, name)?;
+    if let Some(uses) = special_use {
+        check_uses(ctx, name, folder, uses)?;
+    }
     if folder {
         folders::create_folder(&target.path)?;
     } else {
         folders::create_mailbox(&ctx.mail_dir, &target.path, &ctx.host)?;
     }
     Ok(Completion::done("CREATE"))
+}
+
+/// CREATE-SPECIAL-USE (RFC 6154 §3): whether `name` can be created with the
+/// uses asked for. An mbox tree has no place to store a mailbox's use, and
+/// we add no side files, so a use is a property of the name (the
+/// `special_use_*` configuration, or its defaults): a CREATE may ask for
+/// uses the name will have anyway, and nothing else. Anything else, a
+/// folder, or `\All` and `\Flagged` (virtual mailboxes we do not have), is
+/// `NO [USEATTR]`, and nothing is created (§3: "MUST NOT create the
+/// mailbox").
+fn check_uses(
+    ctx: &Context,
+    name: &[u8],
+    folder: bool,
+    uses: &[String],
+) -> Result<(), CommandError> {
+    let refuse = |text: String| Err(CommandError::no_code(Code::Other("USEATTR".into()), text));
+    if uses.is_empty() {
+        return Ok(());
+    }
+    if folder {
+        return refuse("A folder holds no messages and cannot have a special use".into());
+    }
+    let given = ctx.special_use.of(name);
+    for attr in uses {
+        match Use::from_attribute(attr) {
+            None => {
+                return refuse(format!(
+                    "{} is not a special use this server supports",
+                    printable(attr)
+                ));
+            }
+            Some(u) if !given.contains(&u) => {
+                return refuse(format!(
+                    "{u} belongs to the mailboxes the server configuration names for it, not to this name"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Client text quoted in a reply: printable ASCII only, bounded.
+fn printable(text: &str) -> String {
+    const MAX_QUOTED_CHARS: usize = 40;
+    text.chars()
+        .take(MAX_QUOTED_CHARS)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
 }
 
 /// DELETE name (RFC 3501 §6.3.4).

@@ -216,6 +216,7 @@ mod tests {
             mail_dir: "/nonexistent/home/u/mail".into(),
             home: "/nonexistent/home/u".into(),
             locking: Default::default(),
+            special_use: Default::default(),
         }
     }
 

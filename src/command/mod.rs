@@ -45,6 +45,8 @@ pub struct Context {
     /// The user's home directory: where UW's subscription list `.mailboxlist` is.
     pub home: PathBuf,
     pub locking: LockSettings,
+    /// Which mailbox names are special-use (RFC 6154), from the configuration.
+    pub special_use: crate::special_use::SpecialUses,
 }
 
 /// The state of a selected mailbox in this session.

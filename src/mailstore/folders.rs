@@ -235,7 +235,14 @@ pub fn create_mailbox(mail_dir: &Path, path: &Path, host: &str) -> Result<u32, F
     }
     let validity = issue_uid_validity(mail_dir)?;
     let bytes = pseudo_message(&chrono::Local::now(), host, validity, 0, &[]);
-    install_new_file(path, |file| file.write_all(&bytes))?;
+    install_new_file(path, |file| {
+        file.write_all(&bytes)?;
+        // Nothing in it is unread: equal times make it `\Unmarked` (UW's
+        // rule, mtime > atime) however the clock ticked between the
+        // file's creation and this write.
+        let now = std::time::SystemTime::now();
+        file.set_times(fs::FileTimes::new().set_accessed(now).set_modified(now))
+    })?;
     log::info!(
         "created mailbox {} (UIDVALIDITY {validity})",
         path.display()

@@ -93,8 +93,12 @@ pub enum CommandBody {
     Examine {
         mailbox: MailboxName,
     },
+    /// `CREATE mailbox [SP "(" "USE" SP "(" use-attrs ")" ")"]` (RFC 4466
+    /// create-params; RFC 6154 §3 USE).
     Create {
         mailbox: MailboxName,
+        /// The USE parameter's attributes as sent (`\Sent`), if it was given.
+        special_use: Option<Vec<String>>,
     },
     Delete {
         mailbox: MailboxName,
@@ -109,10 +113,14 @@ pub enum CommandBody {
     Unsubscribe {
         mailbox: MailboxName,
     },
-    /// `LIST reference pattern` (patterns are `list-mailbox`: may hold `%` and `*`).
+    /// `LIST [(selection)] reference pattern-or-patterns [RETURN (options)]`
+    /// (RFC 3501; RFC 5258 LIST-EXTENDED). Patterns are `list-mailbox`: may
+    /// hold `%` and `*`. A plain RFC 3501 LIST has no options and one pattern.
     List {
+        selection: Vec<ListSelect>,
         reference: MailboxName,
-        pattern: MailboxName,
+        patterns: Vec<MailboxName>,
+        returns: Vec<ListReturn>,
     },
     Lsub {
         reference: MailboxName,
@@ -225,6 +233,29 @@ impl CommandBody {
             CommandBody::Thread { .. } => "THREAD",
         }
     }
+}
+
+/// `list-select-opt` (RFC 5258 §6; RFC 6154 §6 adds SPECIAL-USE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListSelect {
+    /// `list-select-base-opt`: the subscribed names, existing or not.
+    Subscribed,
+    /// `list-select-independent-opt`: also remote mailboxes (we have none).
+    Remote,
+    /// `list-select-mod-opt`: parents of matches get CHILDINFO.
+    RecursiveMatch,
+    /// RFC 6154 `list-select-base-opt`: only special-use mailboxes.
+    SpecialUse,
+}
+
+/// `return-option` (RFC 5258 §6; RFC 5819 STATUS; RFC 6154 SPECIAL-USE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListReturn {
+    Subscribed,
+    Children,
+    SpecialUse,
+    /// `STATUS (status-att ...)`: a `* STATUS` after each selectable mailbox.
+    Status(Vec<StatusItem>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

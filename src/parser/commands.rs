@@ -153,10 +153,74 @@ pub(crate) fn examine(input: &[u8]) -> PResult<'_, CommandBody> {
     Ok((rest, CommandBody::Examine { mailbox }))
 }
 
-/// `create = "CREATE" SP mailbox`
+/// `create = "CREATE" SP mailbox [create-params]` (RFC 4466 §2.2)
+///
+/// `create-params = SP "(" create-param *(SP create-param) ")"`; the one
+/// parameter we know is RFC 6154's `create-param =/ "USE" SP "(" [use-attr
+/// *(SP use-attr)] ")"`. Any other is malformed here (RFC 4466: a server
+/// rejects parameters it does not understand).
 pub(crate) fn create(input: &[u8]) -> PResult<'_, CommandBody> {
     let (rest, mailbox) = arg(input, "mailbox name", mailbox)?;
-    Ok((rest, CommandBody::Create { mailbox }))
+    if !rest.starts_with(b" (") {
+        return Ok((
+            rest,
+            CommandBody::Create {
+                mailbox,
+                special_use: None,
+            },
+        ));
+    }
+    let (rest, special_use) = arg(rest, "CREATE parameters", create_params)?;
+    Ok((
+        rest,
+        CommandBody::Create {
+            mailbox,
+            special_use: Some(special_use),
+        },
+    ))
+}
+
+/// `"(" create-param *(SP create-param) ")"` with `create-param = "USE" SP
+/// "(" [use-attr *(SP use-attr)] ")"` (RFC 6154 §6), given once.
+fn create_params(input: &[u8]) -> PResult<'_, Vec<String>> {
+    let Some(rest) = input.strip_prefix(b"(") else {
+        return mismatch();
+    };
+    let (rest, name) = commit(atom(rest), || "Invalid CREATE parameter".into())?;
+    if !name.eq_ignore_ascii_case(b"USE") {
+        return fail(format!("Unknown CREATE parameter {}", printable(name)));
+    }
+    let (rest, uses) = arg(rest, "USE attributes", use_attrs)?;
+    match rest {
+        [b')', tail @ ..] => Ok((tail, uses)),
+        [b' ', ..] => fail("Only one USE parameter is allowed"),
+        _ => fail("Missing ')' after CREATE parameters"),
+    }
+}
+
+/// `"(" [use-attr *(SP use-attr)] ")"`, `use-attr = "\All" / "\Archive" /
+/// ... / use-attr-ext`, `use-attr-ext = "\" atom` (RFC 6154 §6). Kept as
+/// sent; the handler decides which it can honour.
+fn use_attrs(input: &[u8]) -> PResult<'_, Vec<String>> {
+    let Some(mut rest) = input.strip_prefix(b"(") else {
+        return mismatch();
+    };
+    let mut uses = Vec::new();
+    if let Some(tail) = rest.strip_prefix(b")") {
+        return Ok((tail, uses));
+    }
+    loop {
+        let Some(after) = rest.strip_prefix(b"\\") else {
+            return fail("Invalid USE attribute");
+        };
+        let (tail, name) = commit(atom(after), || "Invalid USE attribute".into())?;
+        uses.push(format!("\\{}", utf8(Cow::Borrowed(name), "USE attribute")?));
+        match tail {
+            [b' ', t @ ..] => rest = t,
+            [b')', t @ ..] => return Ok((t, uses)),
+            _ => return fail("Missing ')' after USE attributes"),
+        }
+    }
 }
 
 /// `delete = "DELETE" SP mailbox`
@@ -184,13 +248,6 @@ pub(crate) fn unsubscribe(input: &[u8]) -> PResult<'_, CommandBody> {
     Ok((rest, CommandBody::Unsubscribe { mailbox }))
 }
 
-/// `list = "LIST" SP mailbox SP list-mailbox`
-pub(crate) fn list(input: &[u8]) -> PResult<'_, CommandBody> {
-    let (rest, reference) = arg(input, "reference name", mailbox)?;
-    let (rest, pattern) = arg(rest, "mailbox pattern", list_mailbox)?;
-    Ok((rest, CommandBody::List { reference, pattern }))
-}
-
 /// `lsub = "LSUB" SP mailbox SP list-mailbox`
 pub(crate) fn lsub(input: &[u8]) -> PResult<'_, CommandBody> {
     let (rest, reference) = arg(input, "reference name", mailbox)?;
@@ -208,7 +265,7 @@ pub(crate) fn status(input: &[u8]) -> PResult<'_, CommandBody> {
 /// `"(" status-att *(SP status-att) ")"`
 /// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
 /// (and `"SIZE"`, RFC 8438)
-fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
+pub(super) fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
     let Some(mut rest) = input.strip_prefix(b"(") else {
         return mismatch();
     };

@@ -6,7 +6,10 @@
 //! pure (nom 7, complete input) and strict: RFC 3501 §9 and the extensions'
 //! ABNF (RFC 2971 ID, 3502 MULTIAPPEND, 3516 literal8, 3691 UNSELECT, 4315
 //! UID EXPUNGE, 4469 CATENATE, 4959 SASL-IR, 5092 IMAP URLs (url.rs), 5161
-//! ENABLE, 7888 LITERAL+/-, 7889 STATUS APPENDLIMIT, 8438 STATUS SIZE).
+//! ENABLE, 5182 SEARCHRES, 5256 SORT/THREAD, 5258 LIST-EXTENDED, 5267 ESORT,
+//! 5819 LIST-STATUS, 5957 SORT=DISPLAY, 6154 SPECIAL-USE and
+//! CREATE-SPECIAL-USE, 7888 LITERAL+/-, 7889 STATUS APPENDLIMIT, 8438 STATUS
+//! SIZE).
 //!
 //! # Quirks (the only deliberate leniencies)
 //!
@@ -34,6 +37,7 @@ mod commands;
 mod core;
 mod datetime;
 mod fetch;
+mod list;
 mod search;
 mod sequence;
 pub mod url;
@@ -137,7 +141,7 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
         b"RENAME" => commands::rename(rest)?,
         b"SUBSCRIBE" => commands::subscribe(rest)?,
         b"UNSUBSCRIBE" => commands::unsubscribe(rest)?,
-        b"LIST" => commands::list(rest)?,
+        b"LIST" => list::list(rest)?,
         b"LSUB" => commands::lsub(rest)?,
         b"NAMESPACE" => (rest, CommandBody::Namespace),
         b"STATUS" => commands::status(rest)?,
@@ -256,6 +260,15 @@ pub(crate) mod tests {
         Secret(s.as_bytes().to_vec())
     }
 
+    fn plain_list(reference: &str, pattern: &str) -> CommandBody {
+        CommandBody::List {
+            selection: vec![],
+            reference: mbox(reference),
+            patterns: vec![mbox(pattern)],
+            returns: vec![],
+        }
+    }
+
     fn invalid(tag: &str, reason: &str) -> Result<Command, ParseError> {
         Err(ParseError::Invalid {
             tag: tag.into(),
@@ -354,6 +367,29 @@ pub(crate) mod tests {
                 b"a CREATE foo/bar\r\n",
                 C::Create {
                     mailbox: mbox("foo/bar"),
+                    special_use: None,
+                },
+            ),
+            // RFC 6154 §3, §5.3: create-params with USE.
+            (
+                b"t1 CREATE \"Important Messages\" (USE (\\Flagged))\r\n",
+                C::Create {
+                    mailbox: mbox("Important Messages"),
+                    special_use: Some(vec!["\\Flagged".into()]),
+                },
+            ),
+            (
+                b"a create Sent (use (\\Sent \\X-Mine))\r\n",
+                C::Create {
+                    mailbox: mbox("Sent"),
+                    special_use: Some(vec!["\\Sent".into(), "\\X-Mine".into()]),
+                },
+            ),
+            (
+                b"a CREATE x (USE ())\r\n",
+                C::Create {
+                    mailbox: mbox("x"),
+                    special_use: Some(vec![]),
                 },
             ),
             (
@@ -381,20 +417,8 @@ pub(crate) mod tests {
                     mailbox: mbox("foo"),
                 },
             ),
-            (
-                b"a LIST \"\" *\r\n",
-                C::List {
-                    reference: mbox(""),
-                    pattern: mbox("*"),
-                },
-            ),
-            (
-                b"a LIST mail/ %/x]\r\n",
-                C::List {
-                    reference: mbox("mail/"),
-                    pattern: mbox("%/x]"),
-                },
-            ),
+            (b"a LIST \"\" *\r\n", plain_list("", "*")),
+            (b"a LIST mail/ %/x]\r\n", plain_list("mail/", "%/x]")),
             (
                 b"a LSUB \"\" \"%\"\r\n",
                 C::Lsub {
@@ -788,6 +812,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 "A003",
                 C::Create {
                     mailbox: mbox("owatagusiam/"),
+                    special_use: None,
                 },
             ),
             (
@@ -822,26 +847,17 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             (
                 b"A101 LIST \"\" \"\"\r\n".to_vec(),
                 "A101",
-                C::List {
-                    reference: mbox(""),
-                    pattern: mbox(""),
-                },
+                plain_list("", ""),
             ),
             (
                 b"A102 LIST #news.comp.mail.misc \"\"\r\n".to_vec(),
                 "A102",
-                C::List {
-                    reference: mbox("#news.comp.mail.misc"),
-                    pattern: mbox(""),
-                },
+                plain_list("#news.comp.mail.misc", ""),
             ),
             (
                 b"A202 LIST ~/Mail/ %\r\n".to_vec(),
                 "A202",
-                C::List {
-                    reference: mbox("~/Mail/"),
-                    pattern: mbox("%"),
-                },
+                plain_list("~/Mail/", "%"),
             ),
             (
                 b"A002 LSUB \"#news.\" \"comp.mail.*\"\r\n".to_vec(),
@@ -1281,6 +1297,34 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 b"a THREAD REFERENCES UTF-8\r\n",
                 invalid("a", "Missing search criteria"),
             ),
+            (
+                b"a CREATE x (FOO)\r\n",
+                invalid("a", "Unknown CREATE parameter FOO"),
+            ),
+            (
+                b"a CREATE x (USE (Sent))\r\n",
+                invalid("a", "Invalid USE attribute"),
+            ),
+            (
+                b"a CREATE x (USE (\\Sent) USE (\\Trash))\r\n",
+                invalid("a", "Only one USE parameter is allowed"),
+            ),
+            (
+                b"a CREATE x (USE)\r\n",
+                invalid("a", "Missing USE attributes"),
+            ),
+            (
+                b"a CREATE x (USE (\\Sent)\r\n",
+                invalid("a", "Missing ')' after CREATE parameters"),
+            ),
+            (
+                b"a CREATE x (USE (\\Sent \\)))\r\n",
+                invalid("a", "Invalid USE attribute"),
+            ),
+            (
+                b"a CREATE x ()\r\n",
+                invalid("a", "Invalid CREATE parameter"),
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse_command(input), expected, "{}", printable(input));
@@ -1302,6 +1346,9 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a UID SORT RETURN (ALL) (REVERSE SUBJECT DISPLAYTO) UTF-8 OR 1:3 TEXT x\r\n",
             b"a THREAD REFERENCES US-ASCII (UNSEEN SINCE 1-Feb-1994)\r\n",
             b"a UID SEARCH RETURN (SAVE) UID $ OR $ 1:*\r\n",
+            b"a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (% {3}\r\na/b) RETURN (CHILDREN STATUS (UNSEEN SIZE))\r\n",
+            b"a LIST (SPECIAL-USE) \"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)\r\n",
+            b"a CREATE Sent (USE (\\Sent \\Archive))\r\n",
         ];
         let mut rng = Rng::new(0x5eed_0004);
         for seed in seeds {

@@ -309,7 +309,9 @@ impl Session {
         // LITERAL+ or LITERAL- (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE
         // (RFC 4469, URLs of RFC 5092 to this user's mailboxes), SEARCHRES
         // (RFC 5182), SORT and THREAD (RFC 5256, 5957, 5267 ESORT), NAMESPACE
-        // (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438), and
+        // (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438), LIST-EXTENDED
+        // (RFC 5258), LIST-STATUS (RFC 5819), SPECIAL-USE and CREATE-SPECIAL-USE
+        // (RFC 6154), and
         // APPENDLIMIT (RFC 7889 §2: before login too, so a client can check
         // before it logs in; the same in every state).
         let literals = match self.options.literals {
@@ -317,7 +319,7 @@ impl Session {
             Literals::Minus => "LITERAL-",
         };
         let mut caps = format!(
-            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT={}",
+            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT={}",
             self.options.max_message_size
         );
         if let Some(login) = self.login_capabilities() {
@@ -748,8 +750,20 @@ impl Session {
                 &messages,
                 self.options.max_message_size,
             ),
-            C::List { reference, pattern } => {
-                command::list::list(&self.context, &reference.0, &pattern.0, out)
+            C::List {
+                selection,
+                reference,
+                patterns,
+                returns,
+            } => {
+                let request = command::list::ListRequest {
+                    selection: &selection,
+                    reference: &reference.0,
+                    patterns: &patterns,
+                    returns: &returns,
+                    append_limit: self.options.max_message_size,
+                };
+                command::list::list(&self.context, self.selected_ref(), &request, out)
             }
             C::Lsub { reference, pattern } => {
                 command::list::lsub(&self.context, &reference.0, &pattern.0, out)
@@ -763,7 +777,10 @@ impl Session {
                 self.options.max_message_size,
                 out,
             ),
-            C::Create { mailbox } => command::folder::create(&self.context, &mailbox.0),
+            C::Create {
+                mailbox,
+                special_use,
+            } => command::folder::create(&self.context, &mailbox.0, special_use.as_deref()),
             C::Delete { mailbox } => command::folder::delete(&self.context, &mailbox.0),
             C::Rename { from, to } => {
                 let selected = self.selected_ref().map(|s| s.mailbox.path());
@@ -860,6 +877,7 @@ mod tests {
             mail_dir: "/nonexistent/mbox-imapd-test/mail".into(),
             home: "/nonexistent/mbox-imapd-test".into(),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         Session::new(context, start)
     }
@@ -894,12 +912,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=67108864] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=67108864 \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=67108864 \
              LOGINDISABLED] mailhost"
         ));
     }
@@ -1073,6 +1091,7 @@ mod tests {
             inbox: inbox.clone(),
             mail_dir: dir.path().join("mail"),
             locking: Default::default(),
+            special_use: Default::default(),
         };
         let mut s = Session::new(context, Start::Preauth);
         let mut out = ResponseWriter::new(Vec::new());

@@ -229,6 +229,12 @@ fn create_writes_uws_pseudo_message_with_fresh_uid_validity() {
     let f = Fixture::new();
     let path = f.mail.join("new/deep/box");
     let v1 = create_mailbox(&f.mail, &path, "host.example").unwrap();
+    let meta = fs::metadata(&path).unwrap();
+    assert_eq!(
+        meta.accessed().unwrap(),
+        meta.modified().unwrap(),
+        "a new mailbox is \\Unmarked"
+    );
     let text = fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("From MAILER-DAEMON "), "{text}");
     assert!(text.contains("\nFrom: Mail System Internal Data <MAILER-DAEMON@host.example>\n"));
