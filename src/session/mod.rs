@@ -243,9 +243,10 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
+        // BINARY (RFC 3516, FETCH side), NAMESPACE (RFC 2342), CHILDREN (RFC 3348),
+        // STATUS=SIZE (RFC 8438).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN BINARY NAMESPACE CHILDREN STATUS=SIZE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -767,12 +768,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN BINARY NAMESPACE CHILDREN STATUS=SIZE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN BINARY NAMESPACE CHILDREN STATUS=SIZE \
              LOGINDISABLED] mailhost"
         ));
     }

@@ -140,7 +140,7 @@ fn capabilities_follow_policy_and_tls() {
     let (out, _) = drive(&mut s, &[]);
     assert!(
         out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE STARTTLS \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN BINARY NAMESPACE CHILDREN STATUS=SIZE STARTTLS \
              AUTH=PLAIN AUTH=LOGIN SASL-IR] mailhost"
         ),
         "{out}"
@@ -159,7 +159,7 @@ fn capabilities_follow_policy_and_tls() {
     assert_eq!(l[1], "a OK Begin TLS negotiation now");
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE AUTH=PLAIN AUTH=LOGIN SASL-IR"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN BINARY NAMESPACE CHILDREN STATUS=SIZE AUTH=PLAIN AUTH=LOGIN SASL-IR"
     );
     assert_eq!(ev.handshakes, 1);
     let plain_never = Options {
@@ -183,12 +183,12 @@ fn login_ok_carries_capabilities_and_pipelined_commands_wait_for_it() {
     let l = lines(&out);
     assert_eq!(
         l[1],
-        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000] \
+        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN BINARY NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000] \
          LOGIN completed"
     );
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN BINARY NAMESPACE CHILDREN STATUS=SIZE APPENDLIMIT=1000000"
     );
     assert_eq!(l[3], "b OK CAPABILITY completed");
     assert_eq!(l[4], "c BAD Already authenticated");
