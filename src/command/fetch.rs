@@ -62,7 +62,7 @@ pub fn fetch<W: Write>(
         // RFC 3516 §4.3: an encoding BINARY cannot remove fails the command,
         // before this message's response starts and before \Seen is set.
         if !binary_parts.is_empty() {
-            check_binary(selected, index, &binary_parts, hides_headers)?;
+            check_binary(selected, index, &binary_parts)?;
         }
         // RFC 3501 §6.4.5: the \Seen flag is set as a side effect of the fetch.
         // Through change_flags, so the change is a pending delta written at
@@ -124,7 +124,6 @@ fn check_binary(
     selected: &mut Selected,
     index: usize,
     parts: &[&[u32]],
-    hides_headers: bool,
 ) -> Result<(), CommandError> {
     let (Some(entry), Some(view)) = (
         selected.mailbox.entries().get(index),
@@ -133,12 +132,9 @@ fn check_binary(
         return Ok(());
     };
     let raw = view.raw;
+    // Only `BINARY[]` reads the visible header, and it always succeeds.
     let message = FetchMessage {
-        visible_header: if hides_headers {
-            view.visible_header()
-        } else {
-            Vec::new()
-        },
+        visible_header: Vec::new(),
         view,
     };
     let tree = parts

@@ -422,20 +422,32 @@ impl Base64Decoder {
     /// bits of an incomplete final quantum are dropped when nothing follows
     /// (RFC 4648 §3.5: they are filler).
     pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        for &b in input {
-            let value = match b {
-                b'A'..=b'Z' => b - b'A',
-                b'a'..=b'z' => b - b'a' + 26,
-                b'0'..=b'9' => b - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' => {
+        out.reserve(input.len() / 4 * 3 + 3);
+        let mut rest = input;
+        while let Some((&b, tail)) = rest.split_first() {
+            // Fast path: four alphabet characters on a quantum boundary are
+            // three octets (most of a base64 body: 76-character lines).
+            if self.bits == 0
+                && let Some(&[a, b2, c, d]) = rest.get(..4)
+            {
+                let quad = [a, b2, c, d].map(|x| SEXTETS[usize::from(x)]);
+                if quad.iter().all(|&v| v < 64) {
+                    let n = quad.iter().fold(0u32, |n, &v| (n << 6) | u32::from(v));
+                    out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                    rest = rest.get(4..).unwrap_or_default();
+                    continue;
+                }
+            }
+            rest = tail;
+            let value = match SEXTETS[usize::from(b)] {
+                PAD => {
                     // Padding: the leftover bits are filler (RFC 4648 §3.5).
                     self.acc = 0;
                     self.bits = 0;
                     continue;
                 }
-                _ => continue,
+                SKIP => continue,
+                v => v,
             };
             self.acc = (self.acc << 6) | u32::from(value);
             self.bits += 6;
@@ -447,6 +459,25 @@ impl Base64Decoder {
         }
     }
 }
+
+/// [`SEXTETS`] entry for `=`.
+const PAD: u8 = 0x40;
+/// [`SEXTETS`] entry for an octet outside the alphabet (skipped).
+const SKIP: u8 = 0xff;
+
+/// The base64 alphabet (RFC 4648 §4): each octet's 6-bit value, [`PAD`] or
+/// [`SKIP`].
+const SEXTETS: [u8; 256] = {
+    let mut table = [SKIP; 256];
+    let mut i = 0;
+    while i < 64 {
+        let c = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i];
+        table[c as usize] = i as u8;
+        i += 1;
+    }
+    table[b'=' as usize] = PAD;
+    table
+};
 
 /// Decodes text in a declared charset for matching. Undeclared or US-ASCII:
 /// UTF-8 if the bytes are valid UTF-8, else windows-1252 (mislabelled 8-bit

@@ -24,7 +24,9 @@
 //! decides `~{n}` (literal8) over `{n}` (RFC 3516 §4.3: a string SHOULD be
 //! used when there is no NUL), and a second pass sends the window. So a
 //! 40 MB attachment costs two decoding passes and a 64 KiB buffer, and a
-//! `<0.1024>` peek stops decoding after 1 KiB.
+//! `<0.1024>` peek stops decoding after 1 KiB. An identity section without
+//! NUL is exactly what `BODY[...]` sends, and goes out the same way: sized
+//! by `crlf_len`, streamed by `literal_crlf`, no buffer at all.
 
 use std::io::{self, Write};
 use std::ops::ControlFlow;
@@ -38,7 +40,7 @@ use crate::mime::decode::{
 use crate::mime::{self, BodyPart, PartKind, header};
 use crate::parser::ast::Partial;
 use crate::response::ResponseWriter;
-use crate::response::crlf::CrlfWindow;
+use crate::response::crlf::{CrlfWindow, crlf_len};
 use crate::response::writer::LiteralKind;
 
 /// Stored octets decoded per step: the buffer a BINARY fetch costs (decoded
@@ -124,7 +126,13 @@ pub(super) fn write_name<W: Write>(
 /// The decoded size, as `BINARY.SIZE` reports it: what `BINARY[part]`
 /// without a partial range sends.
 pub(super) fn decoded_size(source: &Source<'_>) -> u64 {
-    scan(source, u64::MAX, 0..0).len
+    match source {
+        Source::Part {
+            pieces,
+            encoding: TransferEncoding::Identity,
+        } => pieces.iter().map(|p| crlf_len(p)).sum(),
+        _ => scan(source, u64::MAX, 0..0).len,
+    }
 }
 
 /// Sends the decoded section cut by `partial`: a `literal8` if the octets
@@ -141,6 +149,19 @@ pub(super) fn write_content<W: Write>(
         }
         None => (0, u64::MAX),
     };
+    if let Source::Part {
+        pieces,
+        encoding: TransferEncoding::Identity,
+    } = source
+        && pieces.iter().all(|p| memchr::memchr(0, p).is_none())
+    {
+        // The octets BODY[...] sends: streamed the same way, one pass.
+        let len = decoded_size(source).min(end).saturating_sub(origin);
+        if len == 0 {
+            return out.raw(b"\"\"");
+        }
+        return out.literal_crlf(len, pieces, CrlfWindow::new(origin, end - origin));
+    }
     let scanned = scan(source, end, origin..end);
     let len = scanned.len.saturating_sub(origin);
     if len == 0 {
@@ -441,6 +462,34 @@ foo_bar\n\
         assert_eq!(fetched(raw, &[], Some((0, 8))), b"{8}\r\nSubject:");
         // No Content-Transfer-Encoding at all: 7bit.
         assert_eq!(fetched(b"A: b\n\nx\n", &[1], None), b"{3}\r\nx\r\n");
+    }
+
+    /// Identity sections without NUL take `literal_crlf`; the decoding path
+    /// must give the same octets (it serves identity sections with NUL).
+    #[test]
+    fn identity_fast_path_agrees_with_the_decoding_path() {
+        let raw = b"A: b\n\nline\r\nbare\rcr\n\nend";
+        let source = resolve(raw, &[1]).unwrap();
+        let mut decoded = Vec::new();
+        source.for_each_chunk(|chunk| {
+            decoded.extend_from_slice(chunk);
+            ControlFlow::Continue(())
+        });
+        assert_eq!(decoded, b"line\r\nbarecr\r\n\r\nend");
+        assert_eq!(decoded_size(&source), decoded.len() as u64);
+        assert_eq!(scan(&source, u64::MAX, 0..0).len, decoded.len() as u64);
+        for origin in 0..=decoded.len() as u32 {
+            for length in 1..=decoded.len() as u32 + 1 {
+                let got = fetched(raw, &[1], Some((origin, length)));
+                let from = (origin as usize).min(decoded.len());
+                let to = (origin + length).min(decoded.len() as u32) as usize;
+                let want = match &decoded[from..to] {
+                    [] => b"\"\"".to_vec(),
+                    bytes => [format!("{{{}}}\r\n", bytes.len()).as_bytes(), bytes].concat(),
+                };
+                assert_eq!(got, want, "<{origin}.{length}>");
+            }
+        }
     }
 
     #[test]
