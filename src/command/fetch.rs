@@ -10,10 +10,14 @@
 //! - Which messages: sequence numbers past EXISTS make the command BAD (RFC
 //!   3501 §9 calls them invalid), but nonexistent UIDs are silently skipped,
 //!   and `n:*` with `n` past the highest UID still names the highest (§6.4.8).
-//! - Side effects: `BODY[...]` and `BINARY[...]` (not `.PEEK`), `RFC822` and `RFC822.TEXT` set
-//!   \Seen unless the mailbox is read-only; when that changes the flags and
-//!   FLAGS was not asked for, FLAGS is added to that message's response
-//!   (§6.4.5). UID FETCH always includes UID (§6.4.8).
+//! - Side effects: `BODY[...]` and `BINARY[...]` (not `.PEEK`), `RFC822` and
+//!   `RFC822.TEXT` set \Seen unless the mailbox is read-only; when that
+//!   changes the flags and FLAGS was not asked for, FLAGS is added to that
+//!   message's response (§6.4.5). UID FETCH always includes UID (§6.4.8).
+//! - BINARY (RFC 3516 §4.3): a part whose encoding cannot be removed fails
+//!   the command with `NO [UNKNOWN-CTE]`, checked per message before its
+//!   response starts and before \Seen is set; responses already sent for
+//!   earlier messages of the set stand.
 //! - What the client sees of the header: UW's status headers (Status, X-UID…)
 //!   are hidden, so `BODY[]`, `BODY[HEADER]` and `RFC822.HEADER` use the
 //!   mailstore's visible header, while the MIME tree (parsed once per message
