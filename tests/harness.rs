@@ -39,6 +39,29 @@ fn codec_check_accepts_valid_and_rejects_invalid() {
     assert!(check_with_imap_codec(b"* ID (\"name\" \"x\")\r\n").is_ok());
     assert!(check_with_imap_codec(b"* 1 FETCH (BODY[] {3}\r\na\0c)\r\n").is_err());
     assert!(check_with_imap_codec(b"* FETCH\r\n").is_err());
+    // RFC 3516 BINARY items: checked by the harness, the rest by imap-codec.
+    let good: [&[u8]; 5] = [
+        b"* 1 FETCH (UID 3 BINARY[1.2]<5> ~{3}\r\na\0c FLAGS (\\Seen))\r\n",
+        b"* 1 FETCH (BINARY[] {3}\r\nabc BINARY.SIZE[] 3)\r\n",
+        b"* 1 FETCH (BINARY.SIZE[3] 0 BINARY[3] \"\")\r\n",
+        b"* 1 FETCH (BODY[] {9}\r\nBINARY[1] BINARY.SIZE[1] 9)\r\n",
+        b"* 1 FETCH (BINARY[2] NIL)\r\n",
+    ];
+    for raw in good {
+        assert!(check_with_imap_codec(raw).is_ok(), "{raw:?}");
+    }
+    let bad: [&[u8]; 7] = [
+        b"* 1 FETCH (BINARY[1.0] {1}\r\na)\r\n",
+        b"* 1 FETCH (BINARY[TEXT] {1}\r\na)\r\n",
+        b"* 1 FETCH (BINARY[1] {3}\r\na\0c)\r\n",
+        b"* 1 FETCH (BODY[1] ~{3}\r\nabc)\r\n",
+        b"* 1 FETCH (BINARY.SIZE[1] x)\r\n",
+        b"* 1 FETCH (BINARY[1]<> {1}\r\na)\r\n",
+        b"* 1 FETCH (BINARY[1] ~{5}\r\nabc)\r\n",
+    ];
+    for raw in bad {
+        assert!(check_with_imap_codec(raw).is_err(), "{raw:?}");
+    }
     assert!(check_with_imap_codec(b"a1 OK\n").is_err());
     // The SORT and THREAD checks that stand in for imap-codec.
     for good in [

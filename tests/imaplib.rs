@@ -2,7 +2,8 @@
 //! an independent reading of the mbox file (tests/python/mboxref.py):
 //!
 //! - `fixtures_are_served_byte_exact`: every committed fixture; UIDs equal the X-UID
-//!   headers of UW/Dovecot files; BODY[], HEADER, TEXT and each MIME part match.
+//!   headers of UW/Dovecot files; BODY[], HEADER, TEXT and each MIME part match, and
+//!   BINARY[part] / BINARY.SIZE of each leaf part match Python's base64/quopri decoding.
 //! - `generated_10000_messages`: a 10,000-message mailbox from
 //!   `../shared/bench/gen_mbox.py`; sizes, subjects, a sample of bodies and parts, and
 //!   SEARCH hit lists against the generator's `.meta.json`.

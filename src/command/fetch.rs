@@ -10,10 +10,14 @@
 //! - Which messages: sequence numbers past EXISTS make the command BAD (RFC
 //!   3501 §9 calls them invalid), but nonexistent UIDs are silently skipped,
 //!   and `n:*` with `n` past the highest UID still names the highest (§6.4.8).
-//! - Side effects: `BODY[...]` (not `.PEEK`), `RFC822` and `RFC822.TEXT` set
-//!   \Seen unless the mailbox is read-only; when that changes the flags and
-//!   FLAGS was not asked for, FLAGS is added to that message's response
-//!   (§6.4.5). UID FETCH always includes UID (§6.4.8).
+//! - Side effects: `BODY[...]` and `BINARY[...]` (not `.PEEK`), `RFC822` and
+//!   `RFC822.TEXT` set \Seen unless the mailbox is read-only; when that
+//!   changes the flags and FLAGS was not asked for, FLAGS is added to that
+//!   message's response (§6.4.5). UID FETCH always includes UID (§6.4.8).
+//! - BINARY (RFC 3516 §4.3): a part whose encoding cannot be removed fails
+//!   the command with `NO [UNKNOWN-CTE]`, checked per message before its
+//!   response starts and before \Seen is set; responses already sent for
+//!   earlier messages of the set stand.
 //! - What the client sees of the header: UW's status headers (Status, X-UID…)
 //!   are hidden, so `BODY[]`, `BODY[HEADER]` and `RFC822.HEADER` use the
 //!   mailstore's visible header, while the MIME tree (parsed once per message
@@ -22,8 +26,10 @@
 //! The per-message logic (`write_message`) takes a [`MessageView`], its
 //! [`MessageEntry`] and the keyword list, so it is tested without a mailbox.
 //! Rendering lives in the submodules: `section` (`BODY[section]<partial>`,
-//! `RFC822.*`), `structure` (BODY, BODYSTRUCTURE) and `envelope` (ENVELOPE).
+//! `RFC822.*`), `binary` (`BINARY[part]<partial>`, `BINARY.SIZE`, RFC 3516),
+//! `structure` (BODY, BODYSTRUCTURE) and `envelope` (ENVELOPE).
 
+mod binary;
 mod envelope;
 mod section;
 mod structure;
@@ -39,8 +45,8 @@ use crate::mailstore::write::FlagChange;
 use crate::mailstore::{Mailbox, MessageEntry, MessageView};
 use crate::mime::{self, Cache};
 use crate::parser::ast::{FetchAttribute, Peek, SectionText};
-use crate::response::ResponseWriter;
 use crate::response::writer::is_atom_char;
+use crate::response::{Code, ResponseWriter};
 use crate::types::{Numbering, SequenceSet, SystemFlags};
 
 /// Runs FETCH: one untagged `* n FETCH (...)` per message, streamed.
@@ -54,8 +60,14 @@ pub fn fetch<W: Write>(
     let indices = client_indices(&selected.mailbox, set, numbering)?;
     let marks_seen = !selected.read_only && items.iter().any(sets_seen);
     let hides_headers = items.iter().any(needs_visible_header);
+    let binary_parts: Vec<&[u32]> = items.iter().filter_map(binary_part).collect();
     for index in indices {
         super::counters::bump(&super::counters::MESSAGES_FETCHED);
+        // RFC 3516 §4.3: an encoding BINARY cannot remove fails the command,
+        // before this message's response starts and before \Seen is set.
+        if !binary_parts.is_empty() {
+            check_binary(selected, index, &binary_parts)?;
+        }
         // RFC 3501 §6.4.5: the \Seen flag is set as a side effect of the fetch.
         // Through change_flags, so the change is a pending delta written at
         // the next checkpoint like a STORE's. A failure (keyword limit cannot
@@ -109,6 +121,39 @@ pub fn fetch<W: Write>(
         )?;
     }
     Ok(Completion::done("FETCH"))
+}
+
+/// `NO [UNKNOWN-CTE]` if a BINARY item cannot be served for message `index`.
+fn check_binary(
+    selected: &mut Selected,
+    index: usize,
+    parts: &[&[u32]],
+) -> Result<(), CommandError> {
+    let (Some(entry), Some(view)) = (
+        selected.mailbox.entries().get(index),
+        selected.mailbox.message(index),
+    ) else {
+        return Ok(());
+    };
+    let raw = view.raw;
+    // Only `BINARY[]` reads the visible header, and it always succeeds.
+    let message = FetchMessage {
+        visible_header: Vec::new(),
+        view,
+    };
+    let tree = parts
+        .iter()
+        .any(|p| !p.is_empty())
+        .then(|| selected.cache.tree(entry.uid.get(), raw));
+    binary::check(&message, tree, parts).map_err(|binary::UnknownCte| {
+        CommandError::no_code(
+            Code::UnknownCte,
+            format!(
+                "BINARY: message {} has a Content-Transfer-Encoding that cannot be removed",
+                index + 1
+            ),
+        )
+    })
 }
 
 /// One message as FETCH serves it.
@@ -235,6 +280,25 @@ pub(crate) fn write_message<W: Write>(
                 let content = section::content(message, tree, section);
                 section::write_content(out, content, partial.as_ref())?;
             }
+            FetchAttribute::Binary { part, partial, .. } => {
+                binary::write_name(out, b"BINARY", part, partial.as_ref())?;
+                out.sp()?;
+                let tree = (!part.is_empty()).then(|| cache.tree(uid, raw));
+                match binary::source(message, tree, part) {
+                    Ok(source) => binary::write_content(out, &source, partial.as_ref())?,
+                    // Unreachable after `check_binary`; NIL keeps the
+                    // response well-formed if a caller skipped the check.
+                    Err(binary::UnknownCte) => out.nil()?,
+                }
+            }
+            FetchAttribute::BinarySize { part } => {
+                binary::write_name(out, b"BINARY.SIZE", part, None)?;
+                out.sp()?;
+                let tree = (!part.is_empty()).then(|| cache.tree(uid, raw));
+                let size = binary::source(message, tree, part)
+                    .map_or(0, |source| binary::decoded_size(&source));
+                out.number(size)?;
+            }
         }
     }
     if implicit.flags {
@@ -315,7 +379,7 @@ pub(crate) fn message_indices(
     }
 }
 
-/// Items that set \Seen (RFC 3501 §6.4.5).
+/// Items that set \Seen (RFC 3501 §6.4.5, RFC 3516 §4.2).
 fn sets_seen(item: &FetchAttribute) -> bool {
     matches!(
         item,
@@ -325,7 +389,19 @@ fn sets_seen(item: &FetchAttribute) -> bool {
                 peek: Peek::SetSeen,
                 ..
             }
+            | FetchAttribute::Binary {
+                peek: Peek::SetSeen,
+                ..
+            }
     )
+}
+
+/// The part path of a BINARY or BINARY.SIZE item.
+fn binary_part(item: &FetchAttribute) -> Option<&[u32]> {
+    match item {
+        FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => Some(part),
+        _ => None,
+    }
 }
 
 /// Items whose bytes include the top-level header (as clients see it).
@@ -338,6 +414,10 @@ fn needs_visible_header(item: &FetchAttribute) -> bool {
             Some(SectionText::Text) => false,
             _ => section.part.is_empty(),
         },
+        // BINARY[] is the whole message, as BODY[] sends it.
+        FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => {
+            part.is_empty()
+        }
         _ => false,
     }
 }

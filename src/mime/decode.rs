@@ -211,20 +211,56 @@ impl TransferEncoding {
     /// unknown encoding is to be treated as opaque, and searching the raw bytes
     /// is the useful reading of that).
     pub fn from_header_value(value: &[u8]) -> Self {
-        let token = trim_wsp(value);
+        Self::known(value).unwrap_or(TransferEncoding::Identity)
+    }
+
+    /// From the raw header value, strictly: `None` for an encoding that is
+    /// neither an identity (7bit, 8bit, binary; RFC 2045 §6.2) nor one we can
+    /// remove. BINARY must refuse those (RFC 3516 §4.3 `UNKNOWN-CTE`) rather
+    /// than pass encoded bytes off as decoded. An empty value counts as absent
+    /// (identity), as does a value that is only a comment.
+    pub fn known(value: &[u8]) -> Option<Self> {
+        let token = strip_leading_comments(trim_wsp(value));
         let token = token
             .split(|&b| b == b'(' || b == b';')
             .next()
             .map(trim_wsp)
             .unwrap_or(token);
-        if token.eq_ignore_ascii_case(b"quoted-printable") {
-            TransferEncoding::QuotedPrintable
+        const IDENTITIES: [&[u8]; 3] = [b"7bit", b"8bit", b"binary"];
+        if token.is_empty() || IDENTITIES.iter().any(|i| token.eq_ignore_ascii_case(i)) {
+            Some(TransferEncoding::Identity)
+        } else if token.eq_ignore_ascii_case(b"quoted-printable") {
+            Some(TransferEncoding::QuotedPrintable)
         } else if token.eq_ignore_ascii_case(b"base64") {
-            TransferEncoding::Base64
+            Some(TransferEncoding::Base64)
         } else {
-            TransferEncoding::Identity
+            None
         }
     }
+}
+
+/// `(comment) token`: the comments before the token skipped (RFC 2045 §6.1
+/// allows CFWS around it); an unclosed comment leaves nothing.
+fn strip_leading_comments(mut s: &[u8]) -> &[u8] {
+    while s.first() == Some(&b'(') {
+        let mut depth = 0usize;
+        let mut end = s.len();
+        for (i, &b) in s.iter().enumerate() {
+            match b {
+                b'(' => depth += 1,
+                b')' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        end = i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        s = trim_wsp(s.get(end..).unwrap_or(&[]));
+    }
+    s
 }
 
 /// Whether a text body (already separated from its header) contains `needle`
@@ -264,9 +300,28 @@ pub fn is_utf8_compatible(charset: Option<&str>) -> bool {
 /// Decodes quoted-printable (RFC 2045 §6.7): `=XX` (either hex case) becomes
 /// the octet, `=` at the end of a line is a soft line break and vanishes,
 /// trailing whitespace on a line is transport padding and is removed (rule 3).
-/// A `=` not followed by two hex digits is kept as it is.
+/// A `=` not followed by two hex digits is kept as it is. Hard line breaks
+/// come out as LF (SEARCH matches LF-separated text).
 pub fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
+    decode_quoted_printable_into(input, LineBreak::Lf, &mut out);
+    out
+}
+
+/// What a decoded hard line break is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineBreak {
+    /// `\n`, as stored mail ends its lines.
+    Lf,
+    /// `\r\n`, the canonical form (RFC 2045 §6.7 rule 4) that BINARY sends.
+    CrLf,
+}
+
+/// [`decode_quoted_printable`] appending to `out`, with hard line breaks as
+/// `line_break`. A large body may be decoded piece by piece if each piece
+/// ends where [`quoted_printable_piece_len`] says: the pieces' decodings
+/// then concatenate to the whole body's.
+pub fn decode_quoted_printable_into(input: &[u8], line_break: LineBreak, out: &mut Vec<u8>) {
     let mut rest = input;
     while !rest.is_empty() {
         let (line, has_lf, tail) = match memchr(b'\n', rest) {
@@ -283,12 +338,42 @@ pub fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
             Some(stripped) => (stripped, true),
             None => (line, false),
         };
-        decode_qp_line(line, &mut out);
+        decode_qp_line(line, out);
         if has_lf && !soft_break {
-            out.push(b'\n');
+            out.extend_from_slice(match line_break {
+                LineBreak::Lf => b"\n",
+                LineBreak::CrLf => b"\r\n",
+            });
         }
     }
-    out
+}
+
+/// How many octets of `input` to decode as the next piece, about `target`
+/// (at least 1 when `input` is not empty): all of it if it is short, else up
+/// to the last line break within `target`, else (a long line) a cut where
+/// the piece's end cannot change its decoding: not inside an `=XX` escape,
+/// and not after whitespace that might turn out to be trailing padding. A
+/// line with no such cut near `target` (a run of blanks or `=`) is taken up
+/// to the next one, or whole.
+pub fn quoted_printable_piece_len(input: &[u8], target: usize) -> usize {
+    let target = target.max(3);
+    if input.len() <= target {
+        return input.len();
+    }
+    let head = input.get(..target).unwrap_or(input);
+    if let Some(lf) = memchr::memrchr(b'\n', head) {
+        return lf + 1;
+    }
+    let safe = |end: usize| match (input.get(end.wrapping_sub(2)), input.get(end - 1)) {
+        (Some(&before), Some(&last)) => before != b'=' && last != b'=' && !is_wsp(last),
+        _ => false,
+    };
+    if let Some(end) = (target / 2..=target).rev().find(|&end| safe(end)) {
+        return end;
+    }
+    (target + 1..=input.len())
+        .find(|&end| safe(end) || input.get(end - 1) == Some(&b'\n'))
+        .unwrap_or(input.len())
 }
 
 /// `=XX` escapes of one line (no line break inside).
@@ -318,33 +403,81 @@ fn decode_qp_line(mut line: &[u8], out: &mut Vec<u8>) {
 /// resumes after it, so concatenated encodings still decode.
 pub fn decode_base64(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let mut acc: u32 = 0;
-    let mut bits: u32 = 0;
-    for &b in input {
-        let value = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                // Padding: the leftover bits are filler (RFC 4648 §3.5).
-                acc = 0;
-                bits = 0;
-                continue;
-            }
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
+    Base64Decoder::default().push(input, &mut out);
     out
 }
+
+/// [`decode_base64`] as a state machine, so a large body is decoded piece by
+/// piece (cut anywhere) through a small buffer: the bits of an unfinished
+/// quantum carry over to the next piece.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Base64Decoder {
+    acc: u32,
+    /// Bits in `acc` not yet output (always < 8 between calls).
+    bits: u32,
+}
+
+impl Base64Decoder {
+    /// Decodes `input`, appending the completed octets to `out`. Left-over
+    /// bits of an incomplete final quantum are dropped when nothing follows
+    /// (RFC 4648 §3.5: they are filler).
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() / 4 * 3 + 3);
+        let mut rest = input;
+        while let Some((&b, tail)) = rest.split_first() {
+            // Fast path: four alphabet characters on a quantum boundary are
+            // three octets (most of a base64 body: 76-character lines).
+            if self.bits == 0
+                && let Some(&[a, b2, c, d]) = rest.get(..4)
+            {
+                let quad = [a, b2, c, d].map(|x| SEXTETS[usize::from(x)]);
+                if quad.iter().all(|&v| v < 64) {
+                    let n = quad.iter().fold(0u32, |n, &v| (n << 6) | u32::from(v));
+                    out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                    rest = rest.get(4..).unwrap_or_default();
+                    continue;
+                }
+            }
+            rest = tail;
+            let value = match SEXTETS[usize::from(b)] {
+                PAD => {
+                    // Padding: the leftover bits are filler (RFC 4648 §3.5).
+                    self.acc = 0;
+                    self.bits = 0;
+                    continue;
+                }
+                SKIP => continue,
+                v => v,
+            };
+            self.acc = (self.acc << 6) | u32::from(value);
+            self.bits += 6;
+            if self.bits >= 8 {
+                self.bits -= 8;
+                out.push((self.acc >> self.bits) as u8);
+                self.acc &= (1 << self.bits) - 1;
+            }
+        }
+    }
+}
+
+/// [`SEXTETS`] entry for `=`.
+const PAD: u8 = 0x40;
+/// [`SEXTETS`] entry for an octet outside the alphabet (skipped).
+const SKIP: u8 = 0xff;
+
+/// The base64 alphabet (RFC 4648 §4): each octet's 6-bit value, [`PAD`] or
+/// [`SKIP`].
+const SEXTETS: [u8; 256] = {
+    let mut table = [SKIP; 256];
+    let mut i = 0;
+    while i < 64 {
+        let c = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i];
+        table[c as usize] = i as u8;
+        i += 1;
+    }
+    table[b'=' as usize] = PAD;
+    table
+};
 
 /// Decodes text in a declared charset for matching. Undeclared or US-ASCII:
 /// UTF-8 if the bytes are valid UTF-8, else windows-1252 (mislabelled 8-bit
@@ -648,10 +781,110 @@ mod tests {
             (b"SGk", b"Hi"),
             (b"====", b""),
             (b"", b""),
+            // Padding in the middle of a quantum drops the partial bits (the
+            // complete octet before it stays), then decoding resumes.
+            (b"SG=k", b"H"),
+            (b"SG=SGk", b"HHi"),
+            (b"SGVsbG8===", b"Hello"),
+            (b"=SGk=", b"Hi"),
+            (b"S", b""),
+            // NUL octets decode like any other.
+            (b"AA==", b"\0"),
+            (b"AAAA", b"\0\0\0"),
+            (b"\x00\xffSGk=", b"Hi"),
         ];
         for (raw, want) in cases {
             assert_eq!(
                 decode_base64(raw),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_printable_canonical_line_breaks() {
+        // BINARY's form: hard breaks are CRLF, soft breaks vanish, trailing
+        // blanks (and a stored CR) go, encoded CR/LF/NUL octets stay octets.
+        let cases: &[(&[u8], &[u8])] = &[
+            (
+                b"hello  \nbar=\n\nfoo\t=\nbar\n",
+                b"hello\r\nbar\r\nfoo\tbar\r\n",
+            ),
+            (b"a \t= \t\n=62\n", b"a \tb\r\n"),
+            (b"crlf\r\nsoft=\r\nx\r\n", b"crlf\r\nsoftx\r\n"),
+            (b"=0D=0A=00z=0a\n", b"\r\n\0z\n\r\n"),
+            (b"no final break", b"no final break"),
+            (b"=\n=\n", b""),
+            (b"bad=G1=4", b"bad=G1=4"),
+        ];
+        for (raw, want) in cases {
+            let mut out = Vec::new();
+            decode_quoted_printable_into(raw, LineBreak::CrLf, &mut out);
+            assert_eq!(out, *want, "{:?}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn base64_pieces_decode_like_the_whole() {
+        let raw: &[u8] = b"YWJj\nZGVm=Z2hp\r\n  amts==bW5vcA\n";
+        let whole = decode_base64(raw);
+        for cut in 0..=raw.len() {
+            for cut2 in cut..=raw.len() {
+                let mut d = Base64Decoder::default();
+                let mut out = Vec::new();
+                d.push(&raw[..cut], &mut out);
+                d.push(&raw[cut..cut2], &mut out);
+                d.push(&raw[cut2..], &mut out);
+                assert_eq!(out, whole, "cuts {cut} {cut2}");
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_printable_pieces_decode_like_the_whole() {
+        let raw: &[u8] = b"long line with = escapes =3D=3d and   blanks   \t \n\
+soft =\nbreak=41=42   =20=\r\nend  \nx=\n=4\n==41 tail   ";
+        let whole = {
+            let mut out = Vec::new();
+            decode_quoted_printable_into(raw, LineBreak::CrLf, &mut out);
+            out
+        };
+        for target in 1..=raw.len() + 1 {
+            let mut out = Vec::new();
+            let mut rest = raw;
+            while !rest.is_empty() {
+                let n = quoted_printable_piece_len(rest, target);
+                assert!(n > 0 && n <= rest.len(), "target {target}");
+                decode_quoted_printable_into(&rest[..n], LineBreak::CrLf, &mut out);
+                rest = &rest[n..];
+            }
+            assert_eq!(out, whole, "target {target}");
+        }
+        // A line of blanks has no safe cut: the piece runs to its end.
+        let blanks = [b' '; 100];
+        assert_eq!(quoted_printable_piece_len(&blanks, 10), 100);
+    }
+
+    #[test]
+    fn transfer_encodings_binary_can_remove() {
+        let cases: &[(&[u8], Option<TransferEncoding>)] = &[
+            (b"7bit", Some(TransferEncoding::Identity)),
+            (b" 8BIT ", Some(TransferEncoding::Identity)),
+            (b"Binary", Some(TransferEncoding::Identity)),
+            (b"", Some(TransferEncoding::Identity)),
+            (b"(only a comment)", Some(TransferEncoding::Identity)),
+            (b"(old (nested)) base64", Some(TransferEncoding::Base64)),
+            (b"base64 (padded)", Some(TransferEncoding::Base64)),
+            (b"Quoted-Printable", Some(TransferEncoding::QuotedPrintable)),
+            (b"x-uuencode", None),
+            (b"base-64", None),
+            (b"7bit8bit", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                TransferEncoding::known(raw),
                 *want,
                 "{:?}",
                 String::from_utf8_lossy(raw)

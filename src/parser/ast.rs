@@ -309,14 +309,27 @@ pub enum FetchAttribute {
         partial: Option<Partial>,
         peek: Peek,
     },
+    /// `BINARY[section-binary]<partial>` or `BINARY.PEEK[...]` (RFC 3516
+    /// §4.2): the part with its Content-Transfer-Encoding removed. `part`
+    /// empty is the whole message.
+    Binary {
+        part: Vec<u32>,
+        /// Counted in the decoded octets.
+        partial: Option<Partial>,
+        peek: Peek,
+    },
+    /// `BINARY.SIZE[section-binary]` (RFC 3516 §4.2): the decoded size.
+    BinarySize {
+        part: Vec<u32>,
+    },
 }
 
-/// Whether a BODY[...] fetch may set \Seen.
+/// Whether a BODY[...] or BINARY[...] fetch may set \Seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peek {
-    /// `BODY[...]`: sets \Seen (RFC 3501 §6.4.5).
+    /// `BODY[...]`, `BINARY[...]`: sets \Seen (RFC 3501 §6.4.5, RFC 3516 §4.2).
     SetSeen,
-    /// `BODY.PEEK[...]`.
+    /// `BODY.PEEK[...]`, `BINARY.PEEK[...]`.
     Peek,
 }
 

@@ -70,6 +70,10 @@ fn fetch_items(input: &[u8]) -> PResult<'_, Vec<FetchAttribute>> {
 ///              "BODY" ["STRUCTURE"] / "UID" /
 ///              "BODY" section ["<" number "." nz-number ">"] /
 ///              "BODY.PEEK" section ["<" number "." nz-number ">"]`
+///
+/// RFC 3516 §6 adds
+/// `fetch-att =/ "BINARY" [".PEEK"] section-binary [partial] /
+///               "BINARY.SIZE" section-binary`
 pub(crate) fn fetch_att(input: &[u8]) -> PResult<'_, FetchAttribute> {
     let (rest, word) = keyword(input)?;
     let upper = word.to_ascii_uppercase();
@@ -84,26 +88,49 @@ pub(crate) fn fetch_att(input: &[u8]) -> PResult<'_, FetchAttribute> {
         b"BODYSTRUCTURE" => FetchAttribute::BodyStructure,
         b"UID" => FetchAttribute::Uid,
         b"BODY" | b"BODY.PEEK" if rest.starts_with(b"[") => {
-            let peek = if upper == b"BODY" {
-                Peek::SetSeen
-            } else {
-                Peek::Peek
-            };
             let (rest, section) = section(rest)?;
             let (rest, partial) = partial(rest)?;
+            let peek = peek_of(&upper);
+            let att = FetchAttribute::BodySection {
+                section,
+                partial,
+                peek,
+            };
+            return Ok((rest, att));
+        }
+        b"BODY" => FetchAttribute::Body,
+        b"BINARY" | b"BINARY.PEEK" => {
+            let (rest, part) = section_binary(rest)?;
+            let (rest, partial) = partial(rest)?;
+            let peek = peek_of(&upper);
             return Ok((
                 rest,
-                FetchAttribute::BodySection {
-                    section,
+                FetchAttribute::Binary {
+                    part,
                     partial,
                     peek,
                 },
             ));
         }
-        b"BODY" => FetchAttribute::Body,
+        b"BINARY.SIZE" => {
+            let (rest, part) = section_binary(rest)?;
+            if rest.starts_with(b"<") {
+                return fail("BINARY.SIZE takes no partial range");
+            }
+            return Ok((rest, FetchAttribute::BinarySize { part }));
+        }
         _ => return fail(format!("Unknown fetch attribute {}", printable(word))),
     };
     Ok((rest, att))
+}
+
+/// `BODY.PEEK` and `BINARY.PEEK` leave \Seen alone; `BODY` and `BINARY` set it.
+fn peek_of(keyword: &[u8]) -> Peek {
+    if keyword.ends_with(b".PEEK") {
+        Peek::Peek
+    } else {
+        Peek::SetSeen
+    }
 }
 
 /// `section = "[" [section-spec] "]"`
@@ -156,6 +183,22 @@ pub(crate) fn section_spec(input: &[u8]) -> PResult<'_, Section> {
             text: Some(text),
         },
     ))
+}
+
+/// `section-binary = "[" [section-part] "]"` (RFC 3516 §6): part numbers
+/// only, no HEADER/TEXT/MIME; `[]` is the whole message.
+fn section_binary(input: &[u8]) -> PResult<'_, Vec<u32>> {
+    let Some(rest) = input.strip_prefix(b"[") else {
+        return fail("BINARY requires a section");
+    };
+    if let Some(rest) = rest.strip_prefix(b"]") {
+        return Ok((rest, Vec::new()));
+    }
+    let (rest, part) = section_part(rest)?;
+    match rest.strip_prefix(b"]") {
+        Some(rest) => Ok((rest, part)),
+        None => fail("Invalid binary section: part numbers only"),
+    }
 }
 
 /// `section-part = nz-number *("." nz-number)` ; body part nesting
@@ -216,7 +259,8 @@ fn header_list(input: &[u8]) -> PResult<'_, Vec<String>> {
     }
 }
 
-/// `"<" number "." nz-number ">"`: the optional partial range.
+/// `partial = "<" number "." nz-number ">"` (the rule is named in RFC 3516
+/// §6; RFC 3501 writes it inline in `fetch-att`): the optional range.
 fn partial(input: &[u8]) -> PResult<'_, Option<Partial>> {
     let Some(rest) = input.strip_prefix(b"<") else {
         return Ok((input, None));
@@ -273,8 +317,7 @@ pub(crate) mod tests {
                     Peek::SetSeen => "BODY[",
                     Peek::Peek => "BODY.PEEK[",
                 });
-                let parts: Vec<String> = section.part.iter().map(u32::to_string).collect();
-                out.push_str(&parts.join("."));
+                out.push_str(&render_part(&section.part));
                 if let Some(text) = &section.text {
                     if !section.part.is_empty() {
                         out.push('.');
@@ -296,12 +339,34 @@ pub(crate) mod tests {
                     }
                 }
                 out.push(']');
-                if let Some(p) = partial {
-                    out.push_str(&format!("<{}.{}>", p.origin, p.length));
-                }
+                out.push_str(&render_partial(partial.as_ref()));
                 out
             }
+            FetchAttribute::Binary {
+                part,
+                partial,
+                peek,
+            } => {
+                let name = match peek {
+                    Peek::SetSeen => "BINARY",
+                    Peek::Peek => "BINARY.PEEK",
+                };
+                let partial = render_partial(partial.as_ref());
+                format!("{name}[{}]{partial}", render_part(part))
+            }
+            FetchAttribute::BinarySize { part } => {
+                format!("BINARY.SIZE[{}]", render_part(part))
+            }
         }
+    }
+
+    fn render_part(part: &[u32]) -> String {
+        let parts: Vec<String> = part.iter().map(u32::to_string).collect();
+        parts.join(".")
+    }
+
+    fn render_partial(partial: Option<&Partial>) -> String {
+        partial.map_or(String::new(), |p| format!("<{}.{}>", p.origin, p.length))
     }
 
     /// Field names rendered as atoms when possible, quoted otherwise.
@@ -330,6 +395,26 @@ pub(crate) mod tests {
             return SIMPLE[rng.below(SIMPLE.len() as u32) as usize].clone();
         }
         let part: Vec<u32> = (0..rng.below(4)).map(|_| 1 + rng.below(30)).collect();
+        let partial = (rng.below(2) == 0).then(|| Partial {
+            origin: rng.below(u32::MAX),
+            length: 1 + rng.below(1 << 20),
+        });
+        let peek = if rng.below(2) == 0 {
+            Peek::Peek
+        } else {
+            Peek::SetSeen
+        };
+        match rng.below(4) {
+            0 => {
+                return FetchAttribute::Binary {
+                    part,
+                    partial,
+                    peek,
+                };
+            }
+            1 => return FetchAttribute::BinarySize { part },
+            _ => {}
+        }
         let fields = |rng: &mut Rng| -> Vec<String> {
             const NAMES: [&str; 6] = ["DATE", "From", "x-spam]", "a b", "q\"\\", ""];
             (0..1 + rng.below(3))
@@ -344,15 +429,6 @@ pub(crate) mod tests {
             4 => Some(SectionText::HeaderFieldsNot(fields(rng))),
             _ if part.is_empty() => None,
             _ => Some(SectionText::Mime),
-        };
-        let partial = (rng.below(2) == 0).then(|| Partial {
-            origin: rng.below(u32::MAX),
-            length: 1 + rng.below(1 << 20),
-        });
-        let peek = if rng.below(2) == 0 {
-            Peek::Peek
-        } else {
-            Peek::SetSeen
         };
         FetchAttribute::BodySection {
             section: Section { part, text },
@@ -473,6 +549,98 @@ pub(crate) mod tests {
         }
     }
 
+    /// RFC 3516 §6 `section-binary = "[" [section-part] "]"`.
+    #[test]
+    fn section_binary_rule() {
+        let cases: &[(&[u8], &[u32], &[u8])] = &[
+            (b"[]", &[], b""),
+            (b"[1]", &[1], b""),
+            (b"[4.2.2.1] x", &[4, 2, 2, 1], b" x"),
+            (b"[4294967295]<", &[u32::MAX], b"<"),
+        ];
+        for &(input, part, rest) in cases {
+            assert_eq!(
+                section_binary(input),
+                Ok((rest, part.to_vec())),
+                "{}",
+                printable(input)
+            );
+        }
+        for input in [
+            &b"[1.]"[..],
+            b"[.1]",
+            b"[01x]",
+            b"[TEXT]",
+            b"[1.TEXT]",
+            b"1]",
+        ] {
+            assert!(
+                matches!(section_binary(input), Err(nom::Err::Failure(_))),
+                "{}",
+                printable(input)
+            );
+        }
+    }
+
+    /// RFC 3516 §6 `partial = "<" number "." nz-number ">"`.
+    #[test]
+    fn partial_rule() {
+        let range = |origin, length| Some(Partial { origin, length });
+        assert_eq!(partial(b"<0.1>"), Ok((&b""[..], range(0, 1))));
+        assert_eq!(partial(b"<7.30>)"), Ok((&b")"[..], range(7, 30))));
+        assert_eq!(
+            partial(b"<4294967295.4294967295>"),
+            Ok((&b""[..], range(u32::MAX, u32::MAX)))
+        );
+        assert_eq!(partial(b" <0.1>"), Ok((&b" <0.1>"[..], None)));
+        for input in [&b"<0.0>"[..], b"<1>", b"<.1>", b"<1.>", b"<-1.2>", b"<1.2"] {
+            assert!(
+                matches!(partial(input), Err(nom::Err::Failure(_))),
+                "{}",
+                printable(input)
+            );
+        }
+    }
+
+    /// RFC 3516 §6 `fetch-att =/ "BINARY" [".PEEK"] section-binary [partial]
+    /// / "BINARY.SIZE" section-binary`, including RFC 3516 §4.2's examples.
+    #[test]
+    fn fetch_att_binary() {
+        use FetchAttribute::{Binary, BinarySize, Flags, Uid};
+        let binary = |part: &[u32], partial: Option<(u32, u32)>, peek| Binary {
+            part: part.to_vec(),
+            partial: partial.map(|(origin, length)| Partial { origin, length }),
+            peek,
+        };
+        let size = |part: &[u32]| BinarySize {
+            part: part.to_vec(),
+        };
+        let cases: Vec<(&[u8], Vec<FetchAttribute>)> = vec![
+            (b"BINARY[]", vec![binary(&[], None, Peek::SetSeen)]),
+            (b"binary.peek[1]", vec![binary(&[1], None, Peek::Peek)]),
+            (
+                b"BINARY.PEEK[1.2]<0.1024>",
+                vec![binary(&[1, 2], Some((0, 1024)), Peek::Peek)],
+            ),
+            (
+                b"BINARY[3]<5.10>",
+                vec![binary(&[3], Some((5, 10)), Peek::SetSeen)],
+            ),
+            (b"Binary.Size[]", vec![size(&[])]),
+            (
+                b"(UID BINARY.SIZE[1] BINARY.PEEK[1] FLAGS)",
+                vec![Uid, size(&[1]), binary(&[1], None, Peek::Peek), Flags],
+            ),
+            (
+                b"(BINARY.SIZE[2.1] BINARY[2.1]<0.7>)",
+                vec![size(&[2, 1]), binary(&[2, 1], Some((0, 7)), Peek::SetSeen)],
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_items(input), Ok(expected), "{}", printable(input));
+        }
+    }
+
     #[test]
     fn malformed_attributes() {
         let cases: &[(&[u8], &str)] = &[
@@ -491,7 +659,33 @@ pub(crate) mod tests {
             (b"BODY[]<5>", "Invalid partial range"),
             (b"BODY[]<1.99999999999>", "Number 99999999999 is too large"),
             (b"BODY.PEEK", "Unknown fetch attribute BODY.PEEK"),
-            (b"BINARY[1]", "Unknown fetch attribute BINARY"),
+            (b"BINARY", "BINARY requires a section"),
+            (b"BINARY.PEEK 1", "BINARY requires a section"),
+            (b"BINARY.SIZE", "BINARY requires a section"),
+            (b"BINARY[TEXT]", "Invalid section part number"),
+            (b"BINARY[0]", "Invalid section part number"),
+            (b"BINARY[1.0]", "Invalid section part number"),
+            (
+                b"BINARY[1.MIME]",
+                "Invalid binary section: part numbers only",
+            ),
+            (
+                b"BINARY[1.HEADER]",
+                "Invalid binary section: part numbers only",
+            ),
+            (b"BINARY[1 2]", "Invalid binary section: part numbers only"),
+            (b"BINARY[1", "Invalid binary section: part numbers only"),
+            (b"BINARY[]<0.0>", "Invalid partial range"),
+            (b"BINARY.PEEK[1]<1>", "Invalid partial range"),
+            (
+                b"BINARY.SIZE[1]<0.10>",
+                "BINARY.SIZE takes no partial range",
+            ),
+            (
+                b"BINARY.SIZE.PEEK[1]",
+                "Unknown fetch attribute BINARY.SIZE.PEEK",
+            ),
+            (b"(BINARY.SIZE[2] BINARY[", "Invalid section part number"),
             (b"(FLAGS", "Missing ')' after fetch attributes"),
             (b"(FLAGS UID", "Missing ')' after fetch attributes"),
             (b"()", "Invalid fetch attribute"),

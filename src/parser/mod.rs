@@ -572,6 +572,29 @@ pub(crate) mod tests {
                 },
             ),
             (
+                b"a UID FETCH 1:* (BINARY.PEEK[1.2]<0.100> BINARY.SIZE[] BINARY[3])\r\n",
+                C::Fetch {
+                    set: set("1:*"),
+                    items: vec![
+                        FetchAttribute::Binary {
+                            part: vec![1, 2],
+                            partial: Some(Partial {
+                                origin: 0,
+                                length: 100,
+                            }),
+                            peek: Peek::Peek,
+                        },
+                        FetchAttribute::BinarySize { part: vec![] },
+                        FetchAttribute::Binary {
+                            part: vec![3],
+                            partial: None,
+                            peek: Peek::SetSeen,
+                        },
+                    ],
+                    numbering: Numbering::Uid,
+                },
+            ),
+            (
                 b"a uid fetch 1:* (UID FLAGS)\r\n",
                 C::Fetch {
                     set: set("1:*"),
@@ -1325,6 +1348,14 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 b"a CREATE x ()\r\n",
                 invalid("a", "Invalid CREATE parameter"),
             ),
+            (
+                b"a FETCH 1 BINARY[1.TEXT]\r\n",
+                invalid("a", "Invalid binary section: part numbers only"),
+            ),
+            (
+                b"a FETCH 1 (BINARY.SIZE[1]<0.5>)\r\n",
+                invalid("a", "BINARY.SIZE takes no partial range"),
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse_command(input), expected, "{}", printable(input));
@@ -1341,6 +1372,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a APPEND INBOX {2+}\r\nhi (\\Seen) \" 1-Jan-2000 00:00:00 +0000\" ~{2+}\r\nh\x00 {0}\r\n\r\n",
             b"a APPEND x CATENATE (URL \"/x;UIDVALIDITY=9/;UID=1/;SECTION=1.MIME\" TEXT ~{2}\r\nh\x00 URL u) (\\Seen) CATENATE (TEXT {1+}\r\nx)\r\n",
             b"a STORE 1,2:* +FLAGS.SILENT \\Seen\r\n",
+            b"a UID FETCH 1:* (BINARY.PEEK[1.2]<0.100> BINARY.SIZE[] BINARY[3])\r\n",
             b"a ID (\"k\" NIL)\r\n",
             b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
             b"a UID SORT RETURN (ALL) (REVERSE SUBJECT DISPLAYTO) UTF-8 OR 1:3 TEXT x\r\n",

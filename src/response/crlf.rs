@@ -31,6 +31,16 @@ pub fn crlf_len(src: &[u8]) -> u64 {
 pub struct CrlfWindow {
     skip: u64,
     remaining: u64,
+    nul: Nul,
+}
+
+/// What a stored NUL octet goes out as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nul {
+    /// 0x80: a `literal` may not carry NUL (RFC 3501 §9 CHAR8).
+    Substitute,
+    /// NUL itself: for a `literal8` (RFC 3516 §4.3), which may.
+    Keep,
 }
 
 impl CrlfWindow {
@@ -39,6 +49,7 @@ impl CrlfWindow {
         CrlfWindow {
             skip: 0,
             remaining: u64::MAX,
+            nul: Nul::Substitute,
         }
     }
 
@@ -47,14 +58,23 @@ impl CrlfWindow {
         CrlfWindow {
             skip: origin,
             remaining: length,
+            nul: Nul::Substitute,
+        }
+    }
+
+    /// The same window, sending NUL octets as they are (for a `literal8`).
+    pub fn keeping_nul(self) -> Self {
+        CrlfWindow {
+            nul: Nul::Keep,
+            ..self
         }
     }
 
     /// The same window, emitting at most `limit` octets.
     pub fn capped(self, limit: u64) -> Self {
         CrlfWindow {
-            skip: self.skip,
             remaining: self.remaining.min(limit),
+            ..self
         }
     }
 
@@ -80,6 +100,7 @@ impl CrlfWindow {
             // 0x80, as UW imapd sends it: one octet for one, sizes unchanged.
             match tail_byte {
                 Some(b'\n') => written += self.emit(b"\r\n", out)?,
+                Some(0) if self.nul == Nul::Keep => written += self.emit(&[0], out)?,
                 Some(0) => written += self.emit(&[0x80], out)?,
                 _ => {}
             }
@@ -131,6 +152,23 @@ mod tests {
     fn nul_goes_out_as_0x80() {
         assert_eq!(conv(b"a\0b\n"), b"a\x80b\r\n");
         assert_eq!(crlf_len(b"a\0b\n"), 5);
+    }
+
+    #[test]
+    fn nul_kept_for_literal8() {
+        let mut v = Vec::new();
+        CrlfWindow::all()
+            .keeping_nul()
+            .write(b"a\0b\r\n", &mut v)
+            .unwrap();
+        assert_eq!(v, b"a\0b\r\n");
+        let mut v = Vec::new();
+        CrlfWindow::new(1, 3)
+            .keeping_nul()
+            .capped(2)
+            .write(b"a\0\n", &mut v)
+            .unwrap();
+        assert_eq!(v, b"\0\r");
     }
 
     #[test]

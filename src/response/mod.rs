@@ -77,6 +77,9 @@ pub enum Code {
         source: String,
         destination: String,
     },
+    /// RFC 3516 §4.3: BINARY cannot remove the section's
+    /// Content-Transfer-Encoding.
+    UnknownCte,
     /// RFC 7162 / others we do not model: written verbatim.
     Other(String),
 }
@@ -117,6 +120,7 @@ impl fmt::Display for Code {
             } => {
                 write!(f, "COPYUID {validity} {source} {destination}")
             }
+            Code::UnknownCte => f.write_str("UNKNOWN-CTE"),
             Code::Other(s) => f.write_str(s),
         }
     }

@@ -219,6 +219,17 @@ impl<W: Write> ResponseWriter<W> {
         Ok(())
     }
 
+    /// Announces a literal of `len` octets (`{len}` or `~{len}` CRLF); the
+    /// caller then sends exactly `len` octets of content with [`Self::raw`].
+    /// For content produced piece by piece (BINARY's decoding), where
+    /// [`Self::literal_crlf`] does not apply.
+    pub fn literal_start(&mut self, kind: LiteralKind, len: u64) -> io::Result<()> {
+        match kind {
+            LiteralKind::Literal => write!(self.out, "{{{len}}}\r\n"),
+            LiteralKind::Literal8 => write!(self.out, "~{{{len}}}\r\n"),
+        }
+    }
+
     /// A literal holding `bytes` verbatim (already CRLF).
     pub fn literal(&mut self, bytes: &[u8]) -> io::Result<()> {
         write!(self.out, "{{{}}}\r\n", bytes.len())?;
@@ -237,6 +248,15 @@ impl<W: Write> ResponseWriter<W> {
         }
         self.raw(rest)
     }
+}
+
+/// How a literal is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiteralKind {
+    /// `{n}` (RFC 3501 §4.3): any octet but NUL.
+    Literal,
+    /// `~{n}` (RFC 3516 §4.3 `literal8`): any octet, NUL included.
+    Literal8,
 }
 
 /// Counts octets on the way out.
@@ -304,6 +324,19 @@ mod tests {
     fn tagged_with_code_and_no_crlf_injection() {
         let out = render(|w| w.tagged("a1", Status::No, Some(&Code::Nonexistent), "bad\r\nname"));
         assert_eq!(out, b"a1 NO [NONEXISTENT] bad  name\r\n");
+    }
+
+    #[test]
+    fn literal_announcements() {
+        let out = render(|w| {
+            w.literal_start(LiteralKind::Literal8, 3)?;
+            w.raw(b"a\0b")
+        });
+        assert_eq!(out, b"~{3}\r\na\0b");
+        assert_eq!(
+            render(|w| w.literal_start(LiteralKind::Literal, 0)),
+            b"{0}\r\n"
+        );
     }
 
     #[test]

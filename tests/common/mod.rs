@@ -12,7 +12,8 @@
 //! - **A second opinion on the wire format.** Every complete response is decoded by
 //!   imap-codec 1.0 (`GreetingCodec` for the greeting, `ResponseCodec` for the rest);
 //!   anything it cannot parse fails the test ([`check_with_imap_codec`]). The exemption
-//!   list is short and each entry names the grammar imap-codec 1.0 lacks.
+//!   list is short and each entry names the grammar imap-codec 1.0 lacks; RFC 3516
+//!   BINARY items are checked by [`binary`] and rewritten for imap-codec.
 //! - **The read path never writes.** Each session gets its own `TempDir` holding a copy
 //!   of the fixture; [`Session::assert_inbox_unchanged`] compares it with the original.
 //!
@@ -22,6 +23,7 @@
 
 #![allow(dead_code)] // Each test crate uses a different subset of the harness.
 
+pub mod binary;
 pub mod fetch;
 
 use std::io::{Read, Write};
@@ -106,6 +108,7 @@ pub const MAILBOX_FIXTURES: &[&str] = &[
     "no-trailing-newline.mbox",
     "lying-content-length.mbox",
     "binary-garbage.mbox",
+    "binary-parts.mbox",
     "empty.mbox",
 ];
 
@@ -311,6 +314,11 @@ impl Session {
     /// Changes the per-response timeout (e.g. for a 10 MB header).
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout.max(timeout_from_env());
+    }
+
+    /// The server process's id (tests read its memory use from /proc).
+    pub fn server_pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The INBOX path the server was given.
@@ -914,6 +922,9 @@ pub fn check_with_imap_codec(raw: &[u8]) -> Result<(), String> {
             Ok(())
         };
     }
+    // RFC 3516 BINARY items: our own check, then imap-codec on the rest.
+    let rewritten = binary::rewrite_binary_items(raw)?;
+    let raw = rewritten.as_deref().unwrap_or(raw);
     match ResponseCodec::default().decode(raw) {
         Ok(([], _)) => Ok(()),
         Ok((rest, _)) => Err(format!(

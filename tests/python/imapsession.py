@@ -57,7 +57,8 @@ def fetch_items(data):
                 cur[2].append(head)
                 text = head
             scan_atoms(text, cur[1])
-            name = re.search(rb"([A-Z0-9.]+(?:\[[^\]]*\])?(?:<\d+>)?) \{\d+\}$", text)
+            # `{n}`, or `~{n}` (RFC 3516 literal8, which imaplib reads like a literal).
+            name = re.search(rb"([A-Z0-9.]+(?:\[[^\]]*\])?(?:<\d+>)?) ~?\{\d+\}$", text)
             check(name is not None, "cannot find the item name before a literal in %r" % text)
             cur[1][name.group(1).decode()] = literal
         elif part is None:
@@ -85,11 +86,13 @@ def scan_atoms(text, items):
         m = re.search(rb"(?:^|[ (])" + re.escape(key) + rb" (\d+)", text)
         if m:
             items[key.decode()] = int(m.group(1))
+    for m in re.finditer(rb"(?:^|[ (])(BINARY\.SIZE\[[^\]]*\]) (\d+)", text):
+        items[m.group(1).decode()] = int(m.group(2))
     m = re.search(rb"FLAGS \(([^)]*)\)", text)
     if m:
         items["FLAGS"] = m.group(1).decode().split()
     # Sections sent as quoted strings (short 7-bit values, e.g. BODY[1.1] "text").
-    for m in re.finditer(rb'((?:BODY|RFC822)[A-Z.]*(?:\[[^\]]*\])?(?:<\d+>)?) "((?:[^"\\]|\\.)*)"', text):
+    for m in re.finditer(rb'((?:BODY|RFC822|BINARY)[A-Z.]*(?:\[[^\]]*\])?(?:<\d+>)?) "((?:[^"\\]|\\.)*)"', text):
         items[m.group(1).decode()] = re.sub(rb"\\(.)", rb"\1", m.group(2))
 
 

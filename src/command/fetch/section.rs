@@ -115,12 +115,7 @@ pub(super) fn write_name<W: Write>(
     partial: Option<&Partial>,
 ) -> io::Result<()> {
     out.raw(b"BODY[")?;
-    for (i, n) in section.part.iter().enumerate() {
-        if i > 0 {
-            out.raw(b".")?;
-        }
-        out.number(u64::from(*n))?;
-    }
+    write_part_path(out, &section.part)?;
     if let Some(text) = &section.text {
         if !section.part.is_empty() {
             out.raw(b".")?;
@@ -145,6 +140,29 @@ pub(super) fn write_name<W: Write>(
         }
     }
     out.raw(b"]")?;
+    write_origin(out, partial)
+}
+
+/// `1.2.3`: a section's part numbers.
+pub(super) fn write_part_path<W: Write>(
+    out: &mut ResponseWriter<W>,
+    part: &[u32],
+) -> io::Result<()> {
+    for (i, n) in part.iter().enumerate() {
+        if i > 0 {
+            out.raw(b".")?;
+        }
+        out.number(u64::from(*n))?;
+    }
+    Ok(())
+}
+
+/// `<origin>` after a partial fetch's name (RFC 3501 §7.4.2; RFC 3516 §6
+/// for BINARY).
+pub(super) fn write_origin<W: Write>(
+    out: &mut ResponseWriter<W>,
+    partial: Option<&Partial>,
+) -> io::Result<()> {
     if let Some(p) = partial {
         out.raw(b"<")?;
         out.number(u64::from(p.origin))?;

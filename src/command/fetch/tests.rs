@@ -780,3 +780,39 @@ fn malformed_mime_never_panics_and_stays_parseable() {
         }
     }
 }
+
+#[test]
+fn binary_items_in_a_fetch_response() {
+    let raw = b"Status: RO\nSubject: s\nContent-Transfer-Encoding: base64\n\naGk=\n";
+    let binary = |part: &[u32], partial: Option<Partial>, peek| FetchAttribute::Binary {
+        part: part.to_vec(),
+        partial,
+        peek,
+    };
+    let items = [
+        FetchAttribute::BinarySize { part: vec![] },
+        FetchAttribute::BinarySize { part: vec![1] },
+        binary(
+            &[1],
+            Some(Partial {
+                origin: 1,
+                length: 5,
+            }),
+            Peek::Peek,
+        ),
+        binary(&[], None, Peek::SetSeen),
+    ];
+    // BINARY[] is the whole message as clients see it: UW's Status hidden.
+    let whole = "Subject: s\r\nContent-Transfer-Encoding: base64\r\n\r\naGk=\r\n";
+    let want = format!(
+        "BINARY.SIZE[] {} BINARY.SIZE[1] 2 BINARY[1]<1> {{1}}\r\ni BINARY[] {{{}}}\r\n{whole}",
+        whole.len(),
+        whole.len()
+    );
+    assert_eq!(inner(&render(raw, &items)), want);
+    let seen: Vec<bool> = items.iter().map(sets_seen).collect();
+    assert_eq!(seen, [false, false, false, true]);
+    assert!(items.iter().all(|i| binary_part(i).is_some()));
+    let hides: Vec<bool> = items.iter().map(needs_visible_header).collect();
+    assert_eq!(hides, [true, false, false, true]);
+}
