@@ -79,7 +79,9 @@ pub fn append_with_clock(
         .iter()
         .map(|m| Prepared {
             from_line: render::append_from_line(&user, &host, m.internal_date.unwrap_or(now)),
-            text: render::append_text(m.bytes),
+            // A `binary` part that lines of text would change goes in as
+            // base64 (mime/protect.rs), so FETCH BINARY gives back its octets.
+            text: render::append_text(&crate::mime::protect::protect_binary_parts(m.bytes)),
             flags: SystemFlags(m.flags.0 & STORED.0 & !SystemFlags::OLD.0),
             keywords: &m.keywords,
         })

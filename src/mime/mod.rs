@@ -11,10 +11,12 @@
 //! - [`envelope`]: the RFC 3501 §7.4.2 ENVELOPE fields and address lists.
 //! - [`date`]: Date: header values, read leniently.
 //! - [`subject`]: RFC 5256's base subject.
+//! - [`protect`]: binary parts re-encoded as base64 before APPEND stores them.
 
 pub mod date;
 pub mod envelope;
 pub mod header;
+pub mod protect;
 pub mod structure;
 pub mod subject;
 
