@@ -230,6 +230,9 @@ mod tests {
         fn tls_description(&self) -> Option<String> {
             None
         }
+        fn start_compression(&mut self, _: &[u8]) -> io::Result<()> {
+            Err(io::Error::other("no COMPRESS in this test"))
+        }
     }
 
     struct NoEdge;
