@@ -1,8 +1,9 @@
 //! The loop between a [`Session`] and the client's stream: read what the
 //! client sent, hand it to the session, and act on what the session asks of
 //! its caller: wait out a failed login's delay, become the user after a
-//! login, run the TLS handshake after STARTTLS. It ends at LOGOUT, end of
-//! input, or autologout.
+//! login, run the TLS handshake after STARTTLS, compress the stream after
+//! COMPRESS. It ends at LOGOUT, end of input, autologout, or compressed input
+//! that cannot be inflated.
 //!
 //! Two clocks run while the loop waits for input, and each wait is bounded by
 //! the nearer one:
@@ -19,7 +20,7 @@
 //!
 //! Generic over [`Transport`]: `main` passes the fd stream; tests pass an
 //! in-memory one. The stream is the `ResponseWriter`'s inner writer, and is
-//! read through it, so TLS can wrap both directions at once.
+//! read through it, so TLS and DEFLATE can wrap both directions at once.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -61,6 +62,9 @@ pub enum End {
     EndOfInput,
     Autologout,
     TlsFailed,
+    /// The client's compressed stream could not be inflated (RFC 4978): told
+    /// with BYE, compressed, since our direction is intact.
+    CorruptInput,
 }
 
 /// Greets, then serves commands until LOGOUT, end of input or autologout.
@@ -116,6 +120,11 @@ pub fn serve<T: Transport>(
                 }
                 continue;
             }
+            Err(e) if crate::transport::is_corrupt_input(&e) => {
+                log::error!("event=corrupt-input reason={:?}", e.to_string());
+                session.unreadable_input(out)?;
+                return Ok(End::CorruptInput);
+            }
             Err(e) => return Err(e),
         };
         last_input = Instant::now();
@@ -151,6 +160,18 @@ fn follow<T: Transport>(
                     Ok(context) => session.complete_login(context, out)?,
                     Err(_) => session.abort_login(out)?,
                 }
+            }
+            Flow::Compress => {
+                out.flush()?;
+                let early = session.take_unframed_input();
+                out.get_mut().start_compression(&early)?;
+                log::info!(
+                    "event=compress algorithm=DEFLATE early_octets={}",
+                    early.len()
+                );
+                // Compressed octets the client sent early are inflated at
+                // the next read.
+                return Ok(None);
             }
             Flow::StartTls => {
                 out.flush()?;

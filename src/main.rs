@@ -256,6 +256,7 @@ fn run(
         Ok(End::EndOfInput) => "eof",
         Ok(End::Autologout) => "autologout",
         Ok(End::TlsFailed) => "tls-failed",
+        Ok(End::CorruptInput) => "corrupt-input",
         Err(e) if is_disconnect(e) => "disconnect",
         Err(_) => "error",
     };

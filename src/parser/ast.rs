@@ -103,6 +103,10 @@ pub enum CommandBody {
         message: Vec<u8>,
     },
     Idle,
+    /// RFC 4978 `COMPRESS algorithm`: valid after authentication.
+    Compress {
+        algorithm: CompressAlgorithm,
+    },
     // --- selected (§6.4)
     Check,
     Close,
@@ -185,6 +189,7 @@ impl CommandBody {
             CommandBody::Status { .. } => "STATUS",
             CommandBody::Append { .. } => "APPEND",
             CommandBody::Idle => "IDLE",
+            CommandBody::Compress { .. } => "COMPRESS",
             CommandBody::Check => "CHECK",
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
@@ -196,6 +201,22 @@ impl CommandBody {
             CommandBody::Move { .. } => "MOVE",
             CommandBody::Sort { .. } => "SORT",
             CommandBody::Thread { .. } => "THREAD",
+        }
+    }
+}
+
+/// RFC 4978 §5 `algorithm = "DEFLATE"`: the only one defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressAlgorithm {
+    /// RFC 1951 raw DEFLATE (no zlib or gzip header).
+    Deflate,
+}
+
+impl CompressAlgorithm {
+    /// The name as in the capability `COMPRESS=<name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompressAlgorithm::Deflate => "DEFLATE",
         }
     }
 }

@@ -62,6 +62,8 @@ pub enum Code {
     Unavailable,
     ClientBug,
     OverQuota,
+    /// RFC 4978 §3: COMPRESS when compression is already active.
+    CompressionActive,
     /// RFC 4315.
     AppendUid {
         validity: u32,
@@ -101,6 +103,7 @@ impl fmt::Display for Code {
             Code::AuthenticationFailed => f.write_str("AUTHENTICATIONFAILED"),
             Code::Unavailable => f.write_str("UNAVAILABLE"),
             Code::ClientBug => f.write_str("CLIENTBUG"),
+            Code::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
             Code::OverQuota => f.write_str("OVERQUOTA"),
             Code::AppendUid { validity, uids } => write!(f, "APPENDUID {validity} {uids}"),
             Code::CopyUid {

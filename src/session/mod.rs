@@ -27,7 +27,10 @@ use std::time::{Duration, Instant};
 
 use crate::command::idle::{self, Idle};
 use crate::command::{self, CommandError, Context, expunge, updates};
-use crate::parser::{self, ast::CommandBody};
+use crate::parser::{
+    self,
+    ast::{CommandBody, CompressAlgorithm},
+};
 use crate::response::{Code, ResponseWriter, Status};
 use crate::types::Numbering;
 use framer::{Frame, Framer, Limits};
@@ -55,6 +58,10 @@ pub enum Flow {
     Login,
     /// STARTTLS was answered: run the TLS handshake, then `tls_started`.
     StartTls,
+    /// COMPRESS was answered OK (RFC 4978): from the next octet both
+    /// directions are compressed. Install the layer, handing it
+    /// [`Session::take_unframed_input`], then read on.
+    Compress,
     /// A login failed: wait this long without reading, then `resume`.
     Delay(Duration),
 }
@@ -90,6 +97,8 @@ pub struct Session {
     last_input: Instant,
     /// No quiet-period checkpoint before this instant (after a failed one).
     checkpoint_not_before: Option<Instant>,
+    /// COMPRESS was answered OK (RFC 4978): another one is NO.
+    compression: Option<CompressAlgorithm>,
 }
 
 impl Session {
@@ -108,6 +117,7 @@ impl Session {
             idle: None,
             last_input: Instant::now(),
             checkpoint_not_before: None,
+            compression: None,
         }
     }
 
@@ -243,9 +253,10 @@ impl Session {
 
     /// Capabilities for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438).
+        // NAMESPACE (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438),
+        // COMPRESS=DEFLATE (RFC 4978; the layer is transport::deflate).
         let mut caps = String::from(
-            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE",
+            "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE COMPRESS=DEFLATE",
         );
         if let Some(login) = self.login_capabilities() {
             caps.push_str(&login);
@@ -282,6 +293,9 @@ impl Session {
             Intercepted::Pass(body) => body,
         };
         let reports = reports_updates(&body);
+        if let CommandBody::Compress { algorithm } = body {
+            return self.compress(&tag, algorithm, out);
+        }
         if matches!(body, CommandBody::Idle) {
             let started = panic::catch_unwind(AssertUnwindSafe(|| self.start_idle(&tag, out)));
             return started.unwrap_or_else(|_| self.server_bug(name, &tag, out));
@@ -339,6 +353,51 @@ impl Session {
             return Ok(Flow::Close);
         }
         Ok(Flow::Continue)
+    }
+
+    /// COMPRESS (RFC 4978 §3): OK, after which the caller compresses from
+    /// the next octet on (`Flow::Compress`); NO [COMPRESSIONACTIVE] if it
+    /// already does. (An unknown algorithm was BAD in the parser.)
+    fn compress<W: Write>(
+        &mut self,
+        tag: &str,
+        algorithm: CompressAlgorithm,
+        out: &mut ResponseWriter<W>,
+    ) -> io::Result<Flow> {
+        if let Some(active) = self.compression {
+            let text = format!("{} compression is already active", active.name());
+            out.tagged(tag, Status::No, Some(&Code::CompressionActive), &text)?;
+            return Ok(Flow::Continue);
+        }
+        out.tagged(
+            tag,
+            Status::Ok,
+            None,
+            &format!("{} active", algorithm.name()),
+        )?;
+        self.compression = Some(algorithm);
+        Ok(Flow::Compress)
+    }
+
+    /// After `Flow::Compress`: the octets received after the COMPRESS
+    /// command and not framed. They are compressed data sent before our OK
+    /// was seen (RFC 4978 §3 says the client must wait, but the octets are
+    /// still compressed ones), so they go to the new layer, not the parser.
+    pub fn take_unframed_input(&mut self) -> Vec<u8> {
+        self.framer.take_buffered()
+    }
+
+    /// The client's stream cannot be read any more (corrupt compressed
+    /// input): pending flag changes are written, best effort, and the
+    /// client is told why before the session ends.
+    pub fn unreadable_input<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<()> {
+        if let State::Selected(sel) = &mut self.state {
+            expunge::checkpoint_best_effort(sel);
+        }
+        self.idle = None;
+        self.state = State::Logout;
+        out.untagged_status(Status::Bye, None, "Corrupt compressed input")?;
+        out.flush()
     }
 
     /// A handler panicked: the panic is logged by the hook `main` installs;
@@ -738,7 +797,12 @@ fn reports_updates(body: &CommandBody) -> bool {
         | C::Search { numbering, .. }
         | C::Sort { numbering, .. }
         | C::Thread { numbering, .. } => *numbering == Numbering::Uid,
-        C::Select { .. } | C::Examine { .. } | C::Close | C::Unselect | C::Logout => false,
+        C::Select { .. }
+        | C::Examine { .. }
+        | C::Close
+        | C::Unselect
+        | C::Logout
+        | C::Compress { .. } => false,
         _ => true,
     }
 }
@@ -789,12 +853,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE COMPRESS=DEFLATE] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MOVE ESEARCH WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES NAMESPACE CHILDREN STATUS=SIZE COMPRESS=DEFLATE \
              LOGINDISABLED] mailhost"
         ));
     }
@@ -956,5 +1020,47 @@ mod tests {
             out.contains("g OK CLOSE completed\r\nh BAD No mailbox selected\r\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn compress_answers_ok_once_then_compressionactive() {
+        let mut s = session(Start::Preauth);
+        let mut out = ResponseWriter::new(Vec::new());
+        // What follows the command is compressed data, kept for the layer.
+        let flow = s
+            .receive(b"a COMPRESS DEFLATE\r\n\xd3\x52", &mut out)
+            .unwrap();
+        assert_eq!(flow, Flow::Compress);
+        assert_eq!(s.take_unframed_input(), b"\xd3\x52");
+        // (The caller compresses from here; the session speaks bytes.)
+        let flow = s
+            .receive(b"b COMPRESS DEFLATE\r\nc COMPRESS GZIP\r\n", &mut out)
+            .unwrap();
+        assert_eq!(flow, Flow::Continue);
+        let out = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "a OK DEFLATE active\r\n\
+             b NO [COMPRESSIONACTIVE] DEFLATE compression is already active\r\n\
+             c BAD Unknown compression algorithm GZIP\r\n"
+        );
+    }
+
+    #[test]
+    fn compress_stops_the_frames_behind_it() {
+        // Whole or split anywhere: the NOOP behind COMPRESS is never run as
+        // plaintext (talk() stops feeding at a flow other than Continue).
+        let out = talk(Start::Preauth, b"a COMPRESS DEFLATE\r\nb NOOP\r\n");
+        assert!(out.ends_with("a OK DEFLATE active\r\n"), "{out}");
+    }
+
+    #[test]
+    fn unreadable_input_says_bye() {
+        let mut s = session(Start::Preauth);
+        let mut out = ResponseWriter::new(Vec::new());
+        s.unreadable_input(&mut out).unwrap();
+        let out = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(out, "* BYE Corrupt compressed input\r\n");
+        assert!(!s.is_authenticated());
     }
 }

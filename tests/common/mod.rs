@@ -870,7 +870,8 @@ fn check_exempt(raw: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn pump(mut stdout: impl Read, tx: mpsc::Sender<Vec<u8>>) {
+/// Copies the child's stdout into `tx`, one chunk per read, until EOF.
+pub fn pump(mut stdout: impl Read, tx: mpsc::Sender<Vec<u8>>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match stdout.read(&mut buf) {
