@@ -414,6 +414,54 @@ mod tests {
         assert_eq!(&peer.join().unwrap(), b"b OK\r\n");
     }
 
+    /// RFC 4978 §3: first TLS, then COMPRESS. The OK goes out as TLS
+    /// plaintext; after it the TLS plaintext is raw DEFLATE both ways.
+    #[test]
+    fn compression_inside_tls() {
+        use super::deflate::tests::Peer;
+
+        let (client, mut stream, _keep) = pair();
+        let (server_cfg, client_cfg) = server_config();
+        stream.wire.tls_config = Some(server_cfg);
+        stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let peer = thread::spawn(move || {
+            let name = ServerName::try_from("localhost").unwrap();
+            let conn = ClientConnection::new(client_cfg, name).unwrap();
+            let mut tls = StreamOwned::new(conn, client);
+            tls.write_all(b"a COMPRESS DEFLATE\r\n").unwrap();
+            let mut ok = [0u8; 21];
+            tls.read_exact(&mut ok).unwrap();
+            assert_eq!(&ok, b"a OK DEFLATE active\r\n");
+            let mut deflate = Peer::new();
+            tls.write_all(&deflate.deflate(b"b NOOP\r\n")).unwrap();
+            tls.flush().unwrap();
+            // Read TLS plaintext until it inflates to the whole answer.
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 256];
+            while !answer.ends_with(b"b OK\r\n") {
+                let n = tls.read(&mut buf).unwrap();
+                assert!(n > 0, "EOF after {answer:?}");
+                answer.extend(deflate.inflate(&buf[..n]));
+            }
+            answer
+        });
+        stream.start_tls().unwrap();
+        let mut buf = [0u8; 64];
+        let n = stream.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"a COMPRESS DEFLATE\r\n");
+        stream.write_all(b"a OK DEFLATE active\r\n").unwrap();
+        stream.start_compression(b"").unwrap();
+        assert!(stream.is_tls());
+        let n = stream.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"b NOOP\r\n");
+        stream.write_all(b"* 1 EXISTS\r\nb OK\r\n").unwrap();
+        stream.flush().unwrap();
+        assert_eq!(peer.join().unwrap(), b"* 1 EXISTS\r\nb OK\r\n");
+        // TLS cannot start again, nor inside COMPRESS.
+        assert!(stream.start_tls().is_err());
+        assert!(stream.start_compression(b"").is_err());
+    }
+
     #[test]
     fn plaintext_after_starttls_fails_the_handshake() {
         let (mut client, mut stream, _keep) = pair();

@@ -234,7 +234,7 @@ fn corrupt(why: &str) -> io::Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::cell::RefCell;
 
     use super::*;
@@ -242,13 +242,13 @@ mod tests {
     fn no_mark(_: WireMark) {}
 
     /// The client's side: raw deflate and inflate over the same octets.
-    struct Peer {
+    pub(crate) struct Peer {
         compress: Compress,
         decompress: Decompress,
     }
 
     impl Peer {
-        fn new() -> Self {
+        pub(crate) fn new() -> Self {
             Peer {
                 compress: Compress::new(Compression::default(), false),
                 decompress: Decompress::new(false),
@@ -256,7 +256,7 @@ mod tests {
         }
 
         /// `bytes` compressed and sync-flushed, as a client sends a command.
-        fn deflate(&mut self, bytes: &[u8]) -> Vec<u8> {
+        pub(crate) fn deflate(&mut self, bytes: &[u8]) -> Vec<u8> {
             let mut out = Vec::new();
             let start = self.compress.total_in();
             loop {
@@ -286,7 +286,7 @@ mod tests {
         }
 
         /// Inflates all of `wire`; panics if the stream is bad.
-        fn inflate(&mut self, wire: &[u8]) -> Vec<u8> {
+        pub(crate) fn inflate(&mut self, wire: &[u8]) -> Vec<u8> {
             let mut out = Vec::new();
             let mut rest = wire;
             let mut buf = vec![0u8; 64 * 1024];
