@@ -38,10 +38,13 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 const INPUT_BUFFER_OCTETS: usize = 16 * 1024;
 /// Compressed octets produced per compressor call before they are written out.
 const OUTPUT_BUFFER_OCTETS: usize = 16 * 1024;
-/// Compression level: miniz_oxide's 1 ("fast") reaches most of level 6's
-/// ratio on mail text at a fraction of its CPU (RFC 4978 §3 leaves the trade
-/// to each side); memory is the same at every level.
-const LEVEL: u32 = 1;
+/// Compression level (RFC 4978 §3 leaves the trade to each side; memory is
+/// the same at every level). Measured on the demo mailbox 40 times over
+/// (8.6 MB of mail with attachments, release build): level 1 1.89x at
+/// 150 MB/s, level 2 2.22x at 87 MB/s, level 6 2.34x at 24 MB/s. Level 2
+/// keeps nearly all of the ratio at a CPU cost no link that needs
+/// compression can notice.
+const LEVEL: u32 = 2;
 
 /// The client's compressed stream could not be inflated.
 #[derive(Debug, thiserror::Error)]
