@@ -100,6 +100,14 @@ impl FdStream {
     }
 }
 
+impl FdStream {
+    /// Under COMPRESS: compressed octets read and written so far (the log's
+    /// session summary).
+    pub fn compressed_octets(&self) -> Option<(u64, u64)> {
+        self.deflate.as_ref().map(|d| d.wire_octets())
+    }
+}
+
 /// Tells the SIGBUS handler where a DEFLATE stream over plaintext stands.
 fn mark_plain_deflate(mark: WireMark) {
     signals::set_client_stream(match mark {

@@ -347,6 +347,10 @@ fn a_compressed_session_from_select_to_logout() {
         log.contains("event=compress algorithm=DEFLATE"),
         "the switch is logged:\n{log}"
     );
+    assert!(
+        log.contains(" compressed_in=") && log.contains(" compressed_out="),
+        "the summary counts the wire:\n{log}"
+    );
     assert!(!log.contains("panic"), "{log}");
 }
 

@@ -104,6 +104,11 @@ impl Deflate {
         }
     }
 
+    /// Compressed octets taken from the wire and put on it so far.
+    pub fn wire_octets(&self) -> (u64, u64) {
+        (self.decompress.total_in(), self.compress.total_out())
+    }
+
     /// Inflates into `buf`; calls `fill` for more compressed octets when
     /// none are buffered or they do not make a whole symbol yet. `Ok(0)`:
     /// end of input (the wire's, or the client's final block). Errors of
@@ -339,6 +344,7 @@ pub(crate) mod tests {
         let mut client = Peer::new();
         let mut wire_out = Vec::new();
         let mut decoded = Vec::new();
+        let mut written = 0;
         let mut sent_in = Vec::new();
         let mut wire_in = Vec::new();
         for i in 0..400 {
@@ -356,6 +362,7 @@ pub(crate) mod tests {
             }
             server.flush(&mut wire_out).unwrap();
             let got = client.inflate(&wire_out);
+            written += wire_out.len() as u64;
             wire_out.clear();
             decoded.extend_from_slice(&got);
             assert_eq!(
@@ -367,6 +374,8 @@ pub(crate) mod tests {
         // The commands, fed in odd-sized pieces, come out whole and in order.
         assert_eq!(read_all(&mut server, &wire_in, 7), sent_in);
         assert!(decoded.len() > 20_000);
+        assert_eq!(server.wire_octets(), (wire_in.len() as u64, written));
+        assert!(written < decoded.len() as u64 / 2, "{written}");
     }
 
     #[test]
