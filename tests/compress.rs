@@ -459,3 +459,33 @@ fn truncation_under_a_compressed_fetch_ends_with_a_decodable_bye() {
         "died by a signal: {status}\n{log}"
     );
 }
+
+/// A small compressed command that inflates to 50 MB of one line meets the
+/// framer's line limit like plaintext would: BAD, the session goes on, and
+/// memory stays bounded (inflating goes in read-sized steps).
+#[test]
+fn a_compressed_flood_meets_the_framer_limits() {
+    let dir = inbox_of(1);
+    let mut c = Client::start(&dir);
+    c.start_compression("a");
+    let mut flood = b"x NOOP ".to_vec();
+    flood.resize(50 * 1024 * 1024, b'A');
+    flood.extend_from_slice(b"\r\n");
+    let wire = deflate_sync(&mut c.deflate, &flood);
+    assert!(wire.len() < 200 * 1024, "{} octets", wire.len());
+    c.send_raw(&wire);
+    let bad = String::from_utf8(c.response().expect("BAD")).unwrap();
+    assert!(bad.starts_with("x BAD Command line too long"), "{bad}");
+    assert_eq!(c.command("b", "NOOP"), ["b OK NOOP completed\r\n"]);
+    c.command("z", "LOGOUT");
+    let (status, log) = c.wait_exit();
+    assert!(status.success(), "{status}\n{log}");
+    let peak_kb: u64 = log
+        .split("peak_rss_kb=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("peak_rss_kb in the summary");
+    eprintln!("peak RSS after the flood: {peak_kb} kB");
+    assert!(peak_kb < 40 * 1024, "peak RSS {peak_kb} kB\n{log}");
+}

@@ -468,6 +468,51 @@ pub(crate) mod tests {
         )));
     }
 
+    /// Corrupted and cut streams, fed in random chunks: each read ends in
+    /// octets, end of input or a [`CorruptInput`] error; never a panic or a
+    /// loop, and never more than the caller's buffer.
+    #[test]
+    fn mutated_streams_never_panic() {
+        let mut rng = crate::parser::tests::Rng::new(0x5eed_00de);
+        let mut peer = Peer::new();
+        let seed: Vec<u8> = (0..50)
+            .flat_map(|i| peer.deflate(format!("a{i} UID FETCH 1:* (FLAGS)\r\n").as_bytes()))
+            .collect();
+        for round in 0..300 {
+            let mut wire = seed.clone();
+            for _ in 0..=rng.below(4) {
+                let at = rng.below(wire.len() as u32) as usize;
+                wire[at] = rng.below(256) as u8;
+            }
+            if round % 3 == 0 {
+                wire.truncate(rng.below(wire.len() as u32) as usize);
+            }
+            let mut server = Deflate::new(b"", no_mark);
+            let mut source = &wire[..];
+            let mut buf = [0u8; 97];
+            let mut reads = 0;
+            loop {
+                reads += 1;
+                assert!(reads < 100_000, "round {round}: no end");
+                let chunk = 1 + rng.below(64) as usize;
+                let result = server.read(&mut buf, |room| {
+                    let n = room.len().min(chunk).min(source.len());
+                    room[..n].copy_from_slice(&source[..n]);
+                    source = &source[n..];
+                    Ok(n)
+                });
+                match result {
+                    Ok(0) => break,
+                    Ok(n) => assert!(n <= buf.len()),
+                    Err(e) => {
+                        assert!(is_corrupt_input(&e), "round {round}: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_clients_final_block_is_end_of_input() {
         let mut compress = Compress::new(Compression::default(), false);
