@@ -3,9 +3,7 @@
 of the server's layer.
 
 imaplib has no COMPRESS, so DeflateStream wraps IMAP4_stream's pipes in
-zlib's raw DEFLATE (wbits -15, no zlib header): each send is compressed and
-sync-flushed, as RFC 4978 clients do, and reads inflate whatever arrives.
-The same commands (SELECT, FETCH of every body, SEARCH, STORE, APPEND with a
+zlib's raw DEFLATE (deflate_client.py). The same commands (SELECT, FETCH of every body, SEARCH, STORE, APPEND with a
 literal, EXPUNGE, LOGOUT) run over a plain session and a compressed one, each
 on its own copy of the mailbox; every answer must be the same, byte for
 byte, and the compressed session's responses must be smaller on the wire.
@@ -18,60 +16,15 @@ import os
 import shutil
 import sys
 import tempfile
-import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deflate_client import Deflating  # noqa: E402
 from imapsession import Failure, check, ok, open_session  # noqa: E402
 
-imaplib.Commands.setdefault("COMPRESS", ("AUTH", "SELECTED"))
 
 
-class DeflateStream(imaplib.IMAP4_stream):
+class DeflateStream(Deflating, imaplib.IMAP4_stream):
     """IMAP4_stream that can switch both directions to raw DEFLATE."""
-
-    compressing = False
-    wire_in = 0
-    plain_in = 0
-
-    def compress(self):
-        typ, data = self._simple_command("COMPRESS", "DEFLATE")
-        check(typ == "OK", "COMPRESS DEFLATE: %s %r" % (typ, data))
-        self._deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
-        self._inflate = zlib.decompressobj(-15)
-        self._plain = b""
-        self.compressing = True
-
-    def send(self, data):
-        if self.compressing:
-            data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
-        super().send(data)
-
-    def _fill(self):
-        # read1: what the pipe has now (one read at most), buffered or not.
-        chunk = self.readfile.read1(65536)
-        if not chunk:
-            raise imaplib.IMAP4.abort("end of stream from the server")
-        plain = self._inflate.decompress(chunk)
-        self.wire_in += len(chunk)
-        self.plain_in += len(plain)
-        self._plain += plain
-
-    def read(self, size):
-        if not self.compressing:
-            return super().read(size)
-        while len(self._plain) < size:
-            self._fill()
-        out, self._plain = self._plain[:size], self._plain[size:]
-        return out
-
-    def readline(self):
-        if not self.compressing:
-            return super().readline()
-        while b"\n" not in self._plain:
-            self._fill()
-        end = self._plain.index(b"\n") + 1
-        out, self._plain = self._plain[:end], self._plain[end:]
-        return out
 
 
 APPENDED = (b"From: imaplib <py@example.org>\r\nSubject: over DEFLATE\r\n"
