@@ -98,9 +98,7 @@ impl FdStream {
             deflate: None,
         }
     }
-}
 
-impl FdStream {
     /// Under COMPRESS: compressed octets read and written so far (the log's
     /// session summary).
     pub fn compressed_octets(&self) -> Option<(u64, u64)> {

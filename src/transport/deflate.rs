@@ -217,7 +217,7 @@ impl Deflate {
         let used = usize::try_from(self.decompress.total_in() - in_before).unwrap_or(usize::MAX);
         self.start = (self.start + used).min(self.end);
         let produced = usize::try_from(self.decompress.total_out() - out_before).unwrap_or(0);
-        if status == Status::StreamEnd {
+        if status == Status::StreamEnd && !self.input_ended {
             let trailing = self.end - self.start;
             if trailing > 0 {
                 log::info!("event=compressed-input-after-end ignored={trailing}");
