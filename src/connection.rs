@@ -311,12 +311,26 @@ mod tests {
 
     #[test]
     fn idle_over_pipes_until_logout() {
+        let (end, bytes) =
+            serve_over_pipes(b"a IDLE\r\nDONE\r\nb LOGOUT\r\n", Duration::from_secs(5));
+        assert_eq!(end, End::Closed);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.contains("+ idling\r\na OK IDLE terminated\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("b OK LOGOUT completed\r\n"), "{text}");
+    }
+
+    /// `client` bytes into a preauth session over pipes, the write end kept
+    /// open (silence, not EOF); returns how it ended and its raw output.
+    fn serve_over_pipes(client: &[u8], autologout: Duration) -> (End, Vec<u8>) {
         use crate::transport::FdStream;
 
         let (r, w) = nix::unistd::pipe().unwrap();
         let (out_r, out_w) = nix::unistd::pipe().unwrap();
         let mut w = std::fs::File::from(w);
-        w.write_all(b"a IDLE\r\nDONE\r\nb LOGOUT\r\n").unwrap();
+        w.write_all(client).unwrap();
         let context = Context {
             home: "/nonexistent/mbox-imapd-test/home".into(),
             user: "u".into(),
@@ -326,25 +340,57 @@ mod tests {
             locking: Default::default(),
         };
         let mut session = Session::new(context, crate::session::Start::Preauth);
-        let stream = FdStream::new(r, out_w, None);
-        let mut out = ResponseWriter::new(stream);
+        let mut out = ResponseWriter::new(FdStream::new(r, out_w, None));
         let timeouts = Timeouts {
-            login: Duration::from_secs(5),
-            autologout: Duration::from_secs(5),
-            idle: Duration::from_secs(5),
+            login: autologout,
+            autologout,
+            idle: autologout,
         };
         let end = serve(&mut session, &mut out, Some(timeouts), &mut NoEdge).unwrap();
-        assert_eq!(end, End::Closed);
         drop(out);
-        let mut text = String::new();
-        std::fs::File::from(out_r)
-            .read_to_string(&mut text)
-            .unwrap();
-        assert!(
-            text.contains("+ idling\r\na OK IDLE terminated\r\n"),
-            "{text}"
+        drop(w);
+        let mut bytes = Vec::new();
+        std::fs::File::from(out_r).read_to_end(&mut bytes).unwrap();
+        (end, bytes)
+    }
+
+    /// What follows our plaintext OK to COMPRESS: the compressed stream.
+    fn after_compress_ok(bytes: &[u8]) -> &[u8] {
+        let ok = b"a OK DEFLATE active\r\n";
+        let at = bytes.windows(ok.len()).position(|w| w == ok).unwrap();
+        &bytes[at + ok.len()..]
+    }
+
+    /// After COMPRESS the loop reads through the layer (compressed input sent
+    /// early included) and the autologout BYE goes out compressed.
+    #[test]
+    fn compress_then_autologout_over_pipes() {
+        use crate::transport::deflate::tests::Peer;
+
+        let mut client = Peer::new();
+        let mut input = b"a COMPRESS DEFLATE\r\n".to_vec();
+        input.extend(client.deflate(b"b NOOP\r\n"));
+        let (end, bytes) = serve_over_pipes(&input, Duration::from_millis(200));
+        assert_eq!(end, End::Autologout);
+        let text = client.inflate(after_compress_ok(&bytes));
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "b OK NOOP completed\r\n* BYE Autologout; idle for too long\r\n"
         );
-        assert!(text.ends_with("b OK LOGOUT completed\r\n"), "{text}");
+    }
+
+    #[test]
+    fn corrupt_compressed_input_is_a_clean_end() {
+        use crate::transport::deflate::tests::Peer;
+
+        let mut input = b"a COMPRESS DEFLATE\r\n".to_vec();
+        input.extend_from_slice(&[0xff; 8]);
+        let (end, bytes) = serve_over_pipes(&input, Duration::from_secs(5));
+        assert_eq!(end, End::CorruptInput);
+        assert_eq!(
+            Peer::new().inflate(after_compress_ok(&bytes)),
+            b"* BYE Corrupt compressed input\r\n"
+        );
     }
 
     #[test]
