@@ -22,7 +22,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use common::ClientDeflate;
 use write_support::{Dir, deliver_externally, mbox_of, message};
 
 /// Generous: debug builds on a shared CI machine.
@@ -38,15 +38,9 @@ struct Client {
     wire: Vec<u8>,
     /// Inflated octets not yet taken as responses.
     plain: Vec<u8>,
-    deflate: Compress,
-    inflate: Decompress,
+    /// Both directions of DEFLATE, used once `compressed`.
+    deflate: ClientDeflate,
     compressed: bool,
-    /// The server ended its DEFLATE stream with a final block.
-    stream_ended: bool,
-    /// Octets that crossed the wire from the server after COMPRESS, and what
-    /// they inflated to.
-    wire_octets: u64,
-    plain_octets: u64,
     eof: bool,
 }
 
@@ -69,12 +63,8 @@ impl Client {
             chunks,
             wire: Vec::new(),
             plain: Vec::new(),
-            deflate: Compress::new(Compression::default(), false),
-            inflate: Decompress::new(false),
+            deflate: ClientDeflate::new(),
             compressed: false,
-            stream_ended: false,
-            wire_octets: 0,
-            plain_octets: 0,
             eof: false,
         };
         let greeting = client.response().expect("greeting");
@@ -88,7 +78,7 @@ impl Client {
     /// Sends `bytes`, deflated and sync-flushed once COMPRESS is on.
     fn send(&mut self, bytes: &[u8]) {
         let out = if self.compressed {
-            deflate_sync(&mut self.deflate, bytes)
+            self.deflate.deflate(bytes)
         } else {
             bytes.to_vec()
         };
@@ -150,30 +140,13 @@ impl Client {
 
     /// Moves what the wire holds into `plain`, inflating after COMPRESS.
     fn inflate_pending(&mut self) {
+        let wire = std::mem::take(&mut self.wire);
         if !self.compressed {
-            self.plain.append(&mut self.wire);
+            self.plain.extend_from_slice(&wire);
             return;
         }
-        while !self.wire.is_empty() && !self.stream_ended {
-            let (before_in, before_out) = (self.inflate.total_in(), self.inflate.total_out());
-            let mut buf = vec![0u8; 64 * 1024];
-            let status = self
-                .inflate
-                .decompress(&self.wire, &mut buf, FlushDecompress::Sync)
-                .expect("the server's DEFLATE stream must be valid");
-            let used = (self.inflate.total_in() - before_in) as usize;
-            let made = (self.inflate.total_out() - before_out) as usize;
-            self.wire.drain(..used);
-            self.plain.extend_from_slice(&buf[..made]);
-            self.wire_octets += used as u64;
-            self.plain_octets += made as u64;
-            if status == Status::StreamEnd {
-                self.stream_ended = true;
-            }
-            if used == 0 && made == 0 {
-                break;
-            }
-        }
+        let plain = self.deflate.inflate(&wire).unwrap();
+        self.plain.extend_from_slice(&plain);
     }
 
     /// Sends `tag command` and returns every response up to the tagged one.
@@ -222,33 +195,6 @@ impl Drop for Client {
     }
 }
 
-/// `bytes` deflated and sync-flushed, as a client sends each command.
-fn deflate_sync(deflate: &mut Compress, bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + 1024);
-    let start = deflate.total_in();
-    while ((deflate.total_in() - start) as usize) < bytes.len() {
-        let done = (deflate.total_in() - start) as usize;
-        out.reserve(64 * 1024);
-        deflate
-            .compress_vec(&bytes[done..], &mut out, FlushCompress::None)
-            .unwrap();
-    }
-    out.reserve(64 * 1024);
-    deflate
-        .compress_vec(&[], &mut out, FlushCompress::Sync)
-        .unwrap();
-    loop {
-        let before = out.len();
-        out.reserve(64 * 1024);
-        deflate
-            .compress_vec(&[], &mut out, FlushCompress::None)
-            .unwrap();
-        if out.len() == before {
-            return out;
-        }
-    }
-}
-
 fn inbox_of(n: usize) -> Dir {
     let msgs: Vec<_> = (0..n).map(|i| message(&format!("c{i}"), i)).collect();
     Dir::with_inbox(&mbox_of(&msgs))
@@ -270,15 +216,15 @@ fn a_compressed_session_from_select_to_logout() {
     );
     assert!(select.last().unwrap().starts_with("b OK [READ-WRITE]"));
 
-    let before = (c.wire_octets, c.plain_octets);
+    let before = c.deflate.totals();
     let fetch = c.command("c", "FETCH 1:* (UID FLAGS BODY.PEEK[])");
     assert_eq!(fetch.len(), 41, "40 FETCH and the completion");
     for (i, line) in fetch.iter().take(40).enumerate() {
         let id = format!("Message-ID: <c{i}@write-tests>");
         assert!(line.contains(&id), "{i}: {line}");
     }
-    let wire = c.wire_octets - before.0;
-    let plain = c.plain_octets - before.1;
+    let after = c.deflate.totals();
+    let (wire, plain) = (after.0 - before.0, after.1 - before.1);
     assert!(
         wire * 2 < plain,
         "mail text compresses: {wire} octets on the wire for {plain}"
@@ -361,7 +307,7 @@ fn early_compressed_input_is_inflated() {
     let dir = inbox_of(3);
     let mut c = Client::start(&dir);
     let mut early = b"a COMPRESS DEFLATE\r\n".to_vec();
-    early.extend(deflate_sync(&mut c.deflate, b"b NOOP\r\n"));
+    early.extend(c.deflate.deflate(b"b NOOP\r\n"));
     c.send_raw(&early);
     let ok = c.response().expect("COMPRESS answer");
     assert_eq!(ok, b"a OK DEFLATE active\r\n");
@@ -451,7 +397,7 @@ fn truncation_under_a_compressed_fetch_ends_with_a_decodable_bye() {
         "{bye}"
     );
     if bye == "* BYE Mailbox was truncated by another program\r\n" {
-        assert!(c.stream_ended, "the handler's BYE is a final block");
+        assert!(c.deflate.stream_ended, "the handler's BYE is a final block");
     }
     let (status, log) = c.wait_exit();
     assert!(
@@ -471,7 +417,7 @@ fn a_compressed_flood_meets_the_framer_limits() {
     let mut flood = b"x NOOP ".to_vec();
     flood.resize(50 * 1024 * 1024, b'A');
     flood.extend_from_slice(b"\r\n");
-    let wire = deflate_sync(&mut c.deflate, &flood);
+    let wire = c.deflate.deflate(&flood);
     assert!(wire.len() < 200 * 1024, "{} octets", wire.len());
     c.send_raw(&wire);
     let bad = String::from_utf8(c.response().expect("BAD")).unwrap();
