@@ -89,8 +89,10 @@ impl Deflate {
     /// told about each write to the wire (see the module doc).
     pub fn new(early: &[u8], mark: fn(WireMark)) -> Self {
         let mut input = vec![0u8; INPUT_BUFFER_OCTETS.max(early.len())].into_boxed_slice();
-        // `input.len() >= early.len()` by construction.
-        input[..early.len()].copy_from_slice(early);
+        // Always `Some`: the buffer was made at least as long as `early`.
+        if let Some(head) = input.get_mut(..early.len()) {
+            head.copy_from_slice(early);
+        }
         Deflate {
             compress: Compress::new(Compression::new(LEVEL), false),
             decompress: Decompress::new(false),
