@@ -1,8 +1,9 @@
 //! The loop between a [`Session`] and the client's stream: read what the
 //! client sent, hand it to the session, and act on what the session asks of
 //! its caller: wait out a failed login's delay, become the user after a
-//! login, run the TLS handshake after STARTTLS. It ends at LOGOUT, end of
-//! input, or autologout.
+//! login, run the TLS handshake after STARTTLS, compress the stream after
+//! COMPRESS. It ends at LOGOUT, end of input, autologout, or compressed input
+//! that cannot be inflated.
 //!
 //! Two clocks run while the loop waits for input, and each wait is bounded by
 //! the nearer one:
@@ -19,7 +20,7 @@
 //!
 //! Generic over [`Transport`]: `main` passes the fd stream; tests pass an
 //! in-memory one. The stream is the `ResponseWriter`'s inner writer, and is
-//! read through it, so TLS can wrap both directions at once.
+//! read through it, so TLS and DEFLATE can wrap both directions at once.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -61,6 +62,9 @@ pub enum End {
     EndOfInput,
     Autologout,
     TlsFailed,
+    /// The client's compressed stream could not be inflated (RFC 4978): told
+    /// with BYE, compressed, since our direction is intact.
+    CorruptInput,
 }
 
 /// Greets, then serves commands until LOGOUT, end of input or autologout.
@@ -116,6 +120,11 @@ pub fn serve<T: Transport>(
                 }
                 continue;
             }
+            Err(e) if crate::transport::is_corrupt_input(&e) => {
+                log::error!("event=corrupt-input reason={:?}", e.to_string());
+                session.unreadable_input(out)?;
+                return Ok(End::CorruptInput);
+            }
             Err(e) => return Err(e),
         };
         last_input = Instant::now();
@@ -151,6 +160,18 @@ fn follow<T: Transport>(
                     Ok(context) => session.complete_login(context, out)?,
                     Err(_) => session.abort_login(out)?,
                 }
+            }
+            Flow::Compress => {
+                out.flush()?;
+                let early = session.take_unframed_input();
+                out.get_mut().start_compression(&early)?;
+                log::info!(
+                    "event=compress algorithm=DEFLATE early_octets={}",
+                    early.len()
+                );
+                // Compressed octets the client sent early are inflated at
+                // the next read.
+                return Ok(None);
             }
             Flow::StartTls => {
                 out.flush()?;
@@ -230,6 +251,9 @@ mod tests {
         fn tls_description(&self) -> Option<String> {
             None
         }
+        fn start_compression(&mut self, _: &[u8]) -> io::Result<()> {
+            Err(io::Error::other("no COMPRESS in this test"))
+        }
     }
 
     struct NoEdge;
@@ -288,12 +312,26 @@ mod tests {
 
     #[test]
     fn idle_over_pipes_until_logout() {
+        let (end, bytes) =
+            serve_over_pipes(b"a IDLE\r\nDONE\r\nb LOGOUT\r\n", Duration::from_secs(5));
+        assert_eq!(end, End::Closed);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.contains("+ idling\r\na OK IDLE terminated\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("b OK LOGOUT completed\r\n"), "{text}");
+    }
+
+    /// `client` bytes into a preauth session over pipes, the write end kept
+    /// open (silence, not EOF); returns how it ended and its raw output.
+    fn serve_over_pipes(client: &[u8], autologout: Duration) -> (End, Vec<u8>) {
         use crate::transport::FdStream;
 
         let (r, w) = nix::unistd::pipe().unwrap();
         let (out_r, out_w) = nix::unistd::pipe().unwrap();
         let mut w = std::fs::File::from(w);
-        w.write_all(b"a IDLE\r\nDONE\r\nb LOGOUT\r\n").unwrap();
+        w.write_all(client).unwrap();
         let context = Context {
             home: "/nonexistent/mbox-imapd-test/home".into(),
             user: "u".into(),
@@ -304,25 +342,57 @@ mod tests {
             special_use: Default::default(),
         };
         let mut session = Session::new(context, crate::session::Start::Preauth);
-        let stream = FdStream::new(r, out_w, None);
-        let mut out = ResponseWriter::new(stream);
+        let mut out = ResponseWriter::new(FdStream::new(r, out_w, None));
         let timeouts = Timeouts {
-            login: Duration::from_secs(5),
-            autologout: Duration::from_secs(5),
-            idle: Duration::from_secs(5),
+            login: autologout,
+            autologout,
+            idle: autologout,
         };
         let end = serve(&mut session, &mut out, Some(timeouts), &mut NoEdge).unwrap();
-        assert_eq!(end, End::Closed);
         drop(out);
-        let mut text = String::new();
-        std::fs::File::from(out_r)
-            .read_to_string(&mut text)
-            .unwrap();
-        assert!(
-            text.contains("+ idling\r\na OK IDLE terminated\r\n"),
-            "{text}"
+        drop(w);
+        let mut bytes = Vec::new();
+        std::fs::File::from(out_r).read_to_end(&mut bytes).unwrap();
+        (end, bytes)
+    }
+
+    /// What follows our plaintext OK to COMPRESS: the compressed stream.
+    fn after_compress_ok(bytes: &[u8]) -> &[u8] {
+        let ok = b"a OK DEFLATE active\r\n";
+        let at = bytes.windows(ok.len()).position(|w| w == ok).unwrap();
+        &bytes[at + ok.len()..]
+    }
+
+    /// After COMPRESS the loop reads through the layer (compressed input sent
+    /// early included) and the autologout BYE goes out compressed.
+    #[test]
+    fn compress_then_autologout_over_pipes() {
+        use crate::transport::deflate::tests::Peer;
+
+        let mut client = Peer::new();
+        let mut input = b"a COMPRESS DEFLATE\r\n".to_vec();
+        input.extend(client.deflate(b"b NOOP\r\n"));
+        let (end, bytes) = serve_over_pipes(&input, Duration::from_millis(200));
+        assert_eq!(end, End::Autologout);
+        let text = client.inflate(after_compress_ok(&bytes));
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "b OK NOOP completed\r\n* BYE Autologout; idle for too long\r\n"
         );
-        assert!(text.ends_with("b OK LOGOUT completed\r\n"), "{text}");
+    }
+
+    #[test]
+    fn corrupt_compressed_input_is_a_clean_end() {
+        use crate::transport::deflate::tests::Peer;
+
+        let mut input = b"a COMPRESS DEFLATE\r\n".to_vec();
+        input.extend_from_slice(&[0xff; 8]);
+        let (end, bytes) = serve_over_pipes(&input, Duration::from_secs(5));
+        assert_eq!(end, End::CorruptInput);
+        assert_eq!(
+            Peer::new().inflate(after_compress_ok(&bytes)),
+            b"* BYE Corrupt compressed input\r\n"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! - [`auth`]: who may log in: the `Authenticator` trait, PAM (dlopen'd) and
 //!   passwd-file backends, SASL PLAIN/LOGIN decoding, user-name checks.
 //! - [`net`]: the peer, trusted proxies, socket options, PROXY protocol headers.
-//! - [`transport`]: fd 0/fd 1 as one stream, plaintext or TLS, with read timeouts.
+//! - [`transport`]: fd 0/fd 1 as one stream, plaintext or TLS, with read timeouts;
+//!   `transport::deflate`, the COMPRESS=DEFLATE layer inside it.
 //! - [`tls`]: certificate and key → rustls `ServerConfig`.
 //! - [`privilege`]: becoming the user after login (groups, gid, uid, home).
 //! - [`logger`]: the syslog (mail + authpriv) or stderr backend `main` installs.

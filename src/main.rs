@@ -264,6 +264,7 @@ fn run(
         Ok(End::EndOfInput) => "eof",
         Ok(End::Autologout) => "autologout",
         Ok(End::TlsFailed) => "tls-failed",
+        Ok(End::CorruptInput) => "corrupt-input",
         Err(e) if is_disconnect(e) => "disconnect",
         Err(_) => "error",
     };
@@ -271,9 +272,17 @@ fn run(
         .peer()
         .map(|p| p.to_string())
         .unwrap_or_else(|| "peer=local".into());
+    // COMPRESS: what the compressed stream carried on the wire (bytes_in and
+    // bytes_out count the IMAP octets).
+    let compressed = out
+        .get_ref()
+        .compressed_octets()
+        .map(|(i, o)| format!(" compressed_in={i} compressed_out={o}"))
+        .unwrap_or_default();
     log::info!(
         "event=session-end user={} end={end} duration_ms={} commands={} bytes_in={} \
-         bytes_out={} fetched={} stored={} expunged={} appended={} peak_rss_kb={} {peer}",
+         bytes_out={}{compressed} fetched={} stored={} expunged={} appended={} peak_rss_kb={} \
+         {peer}",
         session_user(&session),
         started.elapsed().as_millis(),
         stats.commands,

@@ -1,6 +1,12 @@
 //! The client's byte stream as the connection loop sees it: fd 0 for input,
 //! fd 1 for output (under inetd both are the socket), in the clear or through
-//! TLS, with a read timeout.
+//! TLS, optionally compressed (COMPRESS=DEFLATE, [`deflate`]), with a read
+//! timeout.
+//!
+//! Layers, from the session outwards: DEFLATE (after COMPRESS), TLS (after
+//! STARTTLS or with `--tls`), the fds. RFC 4978 §3 fixes that order: TLS
+//! first, then COMPRESS; STARTTLS is a not-authenticated command and COMPRESS
+//! an authenticated one, so the other order cannot be asked for.
 //!
 //! The hard parts:
 //! - Timeouts. Autologout needs "no input for N minutes", and a blocking
@@ -13,6 +19,15 @@
 //!   client sent after STARTTLS is either gone (the session discarded what it
 //!   had read) or still in the socket, where rustls reads it as TLS records
 //!   and fails the handshake if it is not. Nothing plaintext survives.
+//! - Switching to DEFLATE mid-stream (COMPRESS). Our OK goes out uncompressed
+//!   and flushed; from the next octet both directions are compressed. Input
+//!   the session had already read past the command is compressed data the
+//!   client sent early, and is inflated first.
+//! - The SIGBUS handler writes to fd 1 behind all of this. Each layer tells
+//!   it what the wire can take at that instant (`signals::set_client_stream`):
+//!   plaintext takes the BYE line, DEFLATE right after a sync flush takes it
+//!   as a final block, TLS or DEFLATE mid-block take nothing (the process
+//!   exits without a word, which the client sees as a closed connection).
 //! - End of stream. A TLS peer that closes without close_notify, EOF, EPIPE
 //!   and ECONNRESET all mean "the client is gone", which the caller treats as
 //!   a clean end.
@@ -27,6 +42,12 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::mailstore::signals::{self, ClientStream};
+pub use deflate::is_corrupt_input;
+use deflate::{Deflate, WireMark};
+
+pub mod deflate;
+
 /// What the connection loop needs of a stream (tests use an in-memory one).
 pub trait Transport: Read + Write {
     /// Bounds every later wait for input; a read that waits longer fails
@@ -39,10 +60,22 @@ pub trait Transport: Read + Write {
     fn is_tls(&self) -> bool;
     /// `version=… cipher=…` of the TLS session, for the log.
     fn tls_description(&self) -> Option<String>;
+    /// Flushes, then compresses both directions from the next octet on
+    /// (RFC 4978 COMPRESS=DEFLATE), inside TLS if it is active. `early` is
+    /// input already read past the COMPRESS command: compressed octets.
+    fn start_compression(&mut self, early: &[u8]) -> io::Result<()>;
 }
 
 /// The real stream over two file descriptors.
 pub struct FdStream {
+    wire: Wire,
+    /// COMPRESS=DEFLATE, once the client asked for it: between the session
+    /// and `wire`.
+    deflate: Option<Box<Deflate>>,
+}
+
+/// The fds, in the clear or through TLS.
+struct Wire {
     input: File,
     output: File,
     tls_config: Option<Arc<ServerConfig>>,
@@ -55,14 +88,36 @@ impl FdStream {
     /// `tls_config` is what `start_tls` will use; `None` = no TLS here.
     pub fn new(input: OwnedFd, output: OwnedFd, tls_config: Option<Arc<ServerConfig>>) -> Self {
         FdStream {
-            input: File::from(input),
-            output: File::from(output),
-            tls_config,
-            tls: None,
-            timeout: None,
+            wire: Wire {
+                input: File::from(input),
+                output: File::from(output),
+                tls_config,
+                tls: None,
+                timeout: None,
+            },
+            deflate: None,
         }
     }
 
+    /// Under COMPRESS: compressed octets read and written so far (the log's
+    /// session summary).
+    pub fn compressed_octets(&self) -> Option<(u64, u64)> {
+        self.deflate.as_ref().map(|d| d.wire_octets())
+    }
+}
+
+/// Tells the SIGBUS handler where a DEFLATE stream over plaintext stands.
+fn mark_plain_deflate(mark: WireMark) {
+    signals::set_client_stream(match mark {
+        WireMark::MidStream => ClientStream::Opaque,
+        WireMark::AtSyncPoint => ClientStream::DeflateAtSyncPoint,
+    });
+}
+
+/// Inside TLS nothing can be written behind rustls's back.
+fn mark_tls_deflate(_: WireMark) {}
+
+impl Wire {
     /// Waits for input until the timeout; `Err(TimedOut)` if none came.
     fn wait_for_input(&self, deadline: Option<Instant>) -> io::Result<()> {
         loop {
@@ -122,56 +177,9 @@ impl FdStream {
         }
         Ok(true)
     }
-}
 
-impl Transport for FdStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout;
-    }
-
-    fn start_tls(&mut self) -> io::Result<()> {
-        let Some(config) = self.tls_config.clone() else {
-            return Err(io::Error::other("TLS is not configured"));
-        };
-        if self.tls.is_some() {
-            return Err(io::Error::other("TLS is already active"));
-        }
-        let conn = ServerConnection::new(config).map_err(io::Error::other)?;
-        self.tls = Some(Box::new(conn));
-        let deadline = self.deadline();
-        while self.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
-            self.flush_tls()?;
-            match self.pump_tls(deadline) {
-                Ok(true) => {}
-                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.flush_tls()
-    }
-
-    fn is_tls(&self) -> bool {
-        self.tls.is_some()
-    }
-
-    fn tls_description(&self) -> Option<String> {
-        let tls = self.tls.as_ref()?;
-        let version = tls.protocol_version().map(|v| format!("{v:?}"));
-        let suite = tls
-            .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()));
-        Some(format!(
-            "version={} cipher={}",
-            version.unwrap_or_default(),
-            suite.unwrap_or_default()
-        ))
-    }
-}
-
-impl Read for FdStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.deadline();
+    /// Reads plaintext (decrypted, under TLS), waiting at most until `deadline`.
+    fn read_by(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<usize> {
         if self.tls.is_none() {
             self.wait_for_input(deadline)?;
             return self.input.read(buf);
@@ -193,9 +201,33 @@ impl Read for FdStream {
             }
         }
     }
+
+    fn start_tls(&mut self) -> io::Result<()> {
+        let Some(config) = self.tls_config.clone() else {
+            return Err(io::Error::other("TLS is not configured"));
+        };
+        if self.tls.is_some() {
+            return Err(io::Error::other("TLS is already active"));
+        }
+        let conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        self.tls = Some(Box::new(conn));
+        // From here a plaintext line on fd 1 would break the TLS stream.
+        signals::set_client_stream(ClientStream::Opaque);
+        let deadline = self.deadline();
+        while self.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
+            self.flush_tls()?;
+            match self.pump_tls(deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.flush_tls()
+    }
 }
 
-impl Write for FdStream {
+impl Write for Wire {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.tls.is_none() {
             return self.output.write(buf);
@@ -216,6 +248,83 @@ impl Write for FdStream {
 
     fn flush(&mut self) -> io::Result<()> {
         self.flush_tls()
+    }
+}
+
+impl Transport for FdStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.wire.timeout = timeout;
+    }
+
+    fn start_tls(&mut self) -> io::Result<()> {
+        if self.deflate.is_some() {
+            // RFC 4978 §3: TLS first, then COMPRESS (and the session's states
+            // never allow STARTTLS after COMPRESS).
+            return Err(io::Error::other("TLS cannot start inside COMPRESS"));
+        }
+        self.wire.start_tls()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.wire.tls.is_some()
+    }
+
+    fn tls_description(&self) -> Option<String> {
+        let tls = self.wire.tls.as_ref()?;
+        let version = tls.protocol_version().map(|v| format!("{v:?}"));
+        let suite = tls
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()));
+        Some(format!(
+            "version={} cipher={}",
+            version.unwrap_or_default(),
+            suite.unwrap_or_default()
+        ))
+    }
+
+    fn start_compression(&mut self, early: &[u8]) -> io::Result<()> {
+        if self.deflate.is_some() {
+            return Err(io::Error::other("COMPRESS is already active"));
+        }
+        self.wire.flush()?;
+        let mark = if self.wire.tls.is_some() {
+            mark_tls_deflate
+        } else {
+            // Nothing compressed is on the wire yet: a final block may follow.
+            signals::set_client_stream(ClientStream::DeflateAtSyncPoint);
+            mark_plain_deflate
+        };
+        self.deflate = Some(Box::new(Deflate::new(early, mark)));
+        Ok(())
+    }
+}
+
+impl Read for FdStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // One deadline for the whole read, however many wire reads DEFLATE
+        // needs to produce a first octet (a client trickling empty blocks
+        // must not hold off the session's ticks).
+        let deadline = self.wire.deadline();
+        match self.deflate.as_mut() {
+            None => self.wire.read_by(buf, deadline),
+            Some(deflate) => deflate.read(buf, |room| self.wire.read_by(room, deadline)),
+        }
+    }
+}
+
+impl Write for FdStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.deflate.as_mut() {
+            None => self.wire.write(buf),
+            Some(deflate) => deflate.write(buf, &mut self.wire),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.deflate.as_mut() {
+            None => self.wire.flush(),
+            Some(deflate) => deflate.flush(&mut self.wire),
+        }
     }
 }
 
@@ -280,7 +389,7 @@ mod tests {
     fn tls_round_trip_after_plaintext() {
         let (client, mut stream, _keep) = pair();
         let (server_cfg, client_cfg) = server_config();
-        stream.tls_config = Some(server_cfg);
+        stream.wire.tls_config = Some(server_cfg);
         stream.set_read_timeout(Some(Duration::from_secs(10)));
         let peer = thread::spawn(move || {
             let mut plain = client;
@@ -309,6 +418,54 @@ mod tests {
         stream.write_all(b"b OK\r\n").unwrap();
         stream.flush().unwrap();
         assert_eq!(&peer.join().unwrap(), b"b OK\r\n");
+    }
+
+    /// RFC 4978 §3: first TLS, then COMPRESS. The OK goes out as TLS
+    /// plaintext; after it the TLS plaintext is raw DEFLATE both ways.
+    #[test]
+    fn compression_inside_tls() {
+        use super::deflate::tests::Peer;
+
+        let (client, mut stream, _keep) = pair();
+        let (server_cfg, client_cfg) = server_config();
+        stream.wire.tls_config = Some(server_cfg);
+        stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let peer = thread::spawn(move || {
+            let name = ServerName::try_from("localhost").unwrap();
+            let conn = ClientConnection::new(client_cfg, name).unwrap();
+            let mut tls = StreamOwned::new(conn, client);
+            tls.write_all(b"a COMPRESS DEFLATE\r\n").unwrap();
+            let mut ok = [0u8; 21];
+            tls.read_exact(&mut ok).unwrap();
+            assert_eq!(&ok, b"a OK DEFLATE active\r\n");
+            let mut deflate = Peer::new();
+            tls.write_all(&deflate.deflate(b"b NOOP\r\n")).unwrap();
+            tls.flush().unwrap();
+            // Read TLS plaintext until it inflates to the whole answer.
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 256];
+            while !answer.ends_with(b"b OK\r\n") {
+                let n = tls.read(&mut buf).unwrap();
+                assert!(n > 0, "EOF after {answer:?}");
+                answer.extend(deflate.inflate(&buf[..n]));
+            }
+            answer
+        });
+        stream.start_tls().unwrap();
+        let mut buf = [0u8; 64];
+        let n = stream.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"a COMPRESS DEFLATE\r\n");
+        stream.write_all(b"a OK DEFLATE active\r\n").unwrap();
+        stream.start_compression(b"").unwrap();
+        assert!(stream.is_tls());
+        let n = stream.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"b NOOP\r\n");
+        stream.write_all(b"* 1 EXISTS\r\nb OK\r\n").unwrap();
+        stream.flush().unwrap();
+        assert_eq!(peer.join().unwrap(), b"* 1 EXISTS\r\nb OK\r\n");
+        // TLS cannot start again, nor inside COMPRESS.
+        assert!(stream.start_tls().is_err());
+        assert!(stream.start_compression(b"").is_err());
     }
 
     #[test]

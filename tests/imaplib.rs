@@ -4,6 +4,9 @@
 //! - `fixtures_are_served_byte_exact`: every committed fixture; UIDs equal the X-UID
 //!   headers of UW/Dovecot files; BODY[], HEADER, TEXT and each MIME part match, and
 //!   BINARY[part] / BINARY.SIZE of each leaf part match Python's base64/quopri decoding.
+//! - `compressed_session_matches_a_plain_one`: COMPRESS=DEFLATE (RFC 4978)
+//!   with zlib on imaplib's pipes (tests/python/compress.py): every answer of a
+//!   compressed session equals the plain session's, and the wire carries less.
 //! - `generated_10000_messages`: a 10,000-message mailbox from
 //!   `../shared/bench/gen_mbox.py`; sizes, subjects, a sample of bodies and parts, and
 //!   SEARCH hit lists against the generator's `.meta.json`.
@@ -37,6 +40,17 @@ fn fixtures_are_served_byte_exact() {
         &args,
         Duration::from_secs(300),
     );
+}
+
+#[test]
+fn compressed_session_matches_a_plain_one() {
+    let Some(python) = python3() else { return };
+    let args = [
+        "--server".to_string(),
+        server_bin().display().to_string(),
+        fixture_path("uw-session.mbox").display().to_string(),
+    ];
+    run_script(&python, "compress.py", &args, Duration::from_secs(120));
 }
 
 #[test]

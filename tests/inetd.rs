@@ -61,6 +61,7 @@ fn xinetd_end_to_end() {
         "plain-pam",
         "starttls-pam",
         "imaps-pam",
+        "imaps-compress",
         "passwd-file",
         "wrong-passwords",
         "path-user",
@@ -178,6 +179,11 @@ fn check_logs(world: &World, logs: &[String]) {
             vec!["event=login", &sys, "tls=yes", "peer=127.0.0.2"],
         ),
         (MAIL_WARNING, vec!["event=starttls-injection discarded="]),
+        (MAIL_INFO, vec!["event=compress algorithm=DEFLATE"]),
+        (
+            MAIL_INFO,
+            vec!["event=session-end", &sys, "end=closed", "compressed_out="],
+        ),
         (
             MAIL_INFO,
             vec![

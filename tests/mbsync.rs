@@ -7,6 +7,9 @@
 //! folders and a new one) are pushed to the server with APPEND, which needs
 //! UIDPLUS's APPENDUID (`push_back`).
 //!
+//! mbsync uses COMPRESS=DEFLATE when the server offers it, so all of this
+//! runs compressed.
+//!
 //! Needs `mbsync` (Debian package isync). Without it the test fails when
 //! CI=true and is skipped with a notice otherwise.
 
@@ -223,6 +226,14 @@ fn mbsync_pulls_every_folder_into_a_maildir_and_pushes_back() {
     }
     let s = Setup::new();
     s.mbsync();
+    // isync 1.4+ built with zlib (Debian's is) turns on COMPRESS=DEFLATE
+    // (RFC 4978) whenever it is offered: the whole pull below ran
+    // compressed, an interoperability test of the layer with zlib.
+    let log = fs::read_to_string(s.root().join("server.log")).unwrap_or_default();
+    assert!(
+        log.contains("event=compress algorithm=DEFLATE") && log.contains(" compressed_out="),
+        "mbsync did not use COMPRESS=DEFLATE:\n{log}"
+    );
     let mut folders: Vec<(String, usize)> = folder_names()
         .into_iter()
         .enumerate()

@@ -23,6 +23,10 @@
 //! next `C:` line then carries the literal's octets. A command whose first word is not
 //! a valid tag ends at the first `BAD` response.
 //!
+//! COMPRESS (RFC 4978): after the OK to a `COMPRESS DEFLATE` line the runner
+//! deflates what it sends and inflates what it reads (each piece sync-flushed,
+//! as clients do); the `S:` and `C:` lines stay the plaintext.
+//!
 //! On a mismatch the runner writes `<name>.actual` next to the transcript (the same
 //! file with the server's real `S:` lines) and fails naming that path; `diff` the two.
 //! Every transcript must end with LOGOUT; the server must then close and exit 0.
@@ -227,6 +231,9 @@ fn play(transcript: &Transcript, feed: Feed, actual: &Mutex<Vec<Item>>) {
                         read_completion(&mut session, &tag)
                     }
                 };
+                if is_compress(line) && responses.last().is_some_and(|r| r.status() == "OK") {
+                    session.start_compression();
+                }
                 record(server_lines(&responses));
             }
         }
@@ -291,6 +298,15 @@ fn is_valid_tag(tag: &[u8]) -> bool {
                 && b < 0x7f
                 && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
         })
+}
+
+/// `tag COMPRESS DEFLATE` (RFC 4978), any case.
+fn is_compress(line: &[u8]) -> bool {
+    let words: Vec<Vec<u8>> = line
+        .split(|&b| b == b' ')
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    matches!(words.as_slice(), [_, c, d] if c == b"COMPRESS" && d == b"DEFLATE")
 }
 
 fn is_logout(line: &[u8]) -> bool {

@@ -138,6 +138,10 @@ pub enum CommandBody {
         messages: Vec<AppendMessage>,
     },
     Idle,
+    /// RFC 4978 `COMPRESS algorithm`: valid after authentication.
+    Compress {
+        algorithm: CompressAlgorithm,
+    },
     // --- selected (§6.4)
     Check,
     Close,
@@ -220,6 +224,7 @@ impl CommandBody {
             CommandBody::Status { .. } => "STATUS",
             CommandBody::Append { .. } => "APPEND",
             CommandBody::Idle => "IDLE",
+            CommandBody::Compress { .. } => "COMPRESS",
             CommandBody::Check => "CHECK",
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
@@ -256,6 +261,22 @@ pub enum ListReturn {
     SpecialUse,
     /// `STATUS (status-att ...)`: a `* STATUS` after each selectable mailbox.
     Status(Vec<StatusItem>),
+}
+
+/// RFC 4978 §5 `algorithm = "DEFLATE"`: the only one defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressAlgorithm {
+    /// RFC 1951 raw DEFLATE (no zlib or gzip header).
+    Deflate,
+}
+
+impl CompressAlgorithm {
+    /// The name as in the capability `COMPRESS=<name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompressAlgorithm::Deflate => "DEFLATE",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use nom::bytes::complete::take_while1;
 
 use super::ast::{
-    AppendData, AppendMessage, CatPart, CommandBody, MailboxName, Secret, StatusItem, StoreMode,
-    StoreResponse,
+    AppendData, AppendMessage, CatPart, CommandBody, CompressAlgorithm, MailboxName, Secret,
+    StatusItem, StoreMode, StoreResponse,
 };
 use super::core::{
     PResult, arg, astring, at_argument_end, atom, commit, fail, flag, flag_list, list_mailbox,
@@ -27,6 +27,17 @@ use crate::types::{Flag, Numbering, SequenceSet};
 const MAX_ID_PARAMETERS: usize = 30;
 
 // --- any state and not authenticated (RFC 3501 §6.1, §6.2)
+
+/// `compress = "COMPRESS" SP algorithm` (RFC 4978 §5)
+/// `algorithm = "DEFLATE"`: any other is BAD (§3: "unknown algorithm").
+pub(crate) fn compress(input: &[u8]) -> PResult<'_, CommandBody> {
+    let (rest, word) = arg(input, "compression algorithm", atom)?;
+    let algorithm = match word.to_ascii_uppercase().as_slice() {
+        b"DEFLATE" => CompressAlgorithm::Deflate,
+        _ => return fail(format!("Unknown compression algorithm {}", printable(word))),
+    };
+    Ok((rest, CommandBody::Compress { algorithm }))
+}
 
 /// `id = "ID" SP id_params_list` (RFC 2971)
 pub(crate) fn id(input: &[u8]) -> PResult<'_, CommandBody> {

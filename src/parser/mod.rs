@@ -5,7 +5,7 @@
 //! received (`{n}` / `{n+}` CRLF then n octets; `~{n}` for APPEND). Parsing is
 //! pure (nom 7, complete input) and strict: RFC 3501 §9 and the extensions'
 //! ABNF (RFC 2971 ID, 3502 MULTIAPPEND, 3516 literal8, 3691 UNSELECT, 4315
-//! UID EXPUNGE, 4469 CATENATE, 4959 SASL-IR, 5092 IMAP URLs (url.rs), 5161
+//! UID EXPUNGE, 4469 CATENATE, 4959 SASL-IR, 4978 COMPRESS, 5092 IMAP URLs (url.rs), 5161
 //! ENABLE, 5182 SEARCHRES, 5256 SORT/THREAD, 5258 LIST-EXTENDED, 5267 ESORT,
 //! 5819 LIST-STATUS, 5957 SORT=DISPLAY, 6154 SPECIAL-USE and
 //! CREATE-SPECIAL-USE, 7888 LITERAL+/-, 7889 STATUS APPENDLIMIT, 8438 STATUS
@@ -115,7 +115,8 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
 ///
 /// `command-any = "CAPABILITY" / "LOGOUT" / "NOOP" / x-command` (+ ID, ENABLE)
 /// `command-auth = append / create / delete / examine / list / lsub / rename /
-///                 select / status / subscribe / unsubscribe` (+ NAMESPACE, IDLE)
+///                 select / status / subscribe / unsubscribe` (+ NAMESPACE, IDLE,
+///                 COMPRESS)
 /// `command-nonauth = login / authenticate / "STARTTLS"`
 /// `command-select = "CHECK" / "CLOSE" / "EXPUNGE" / copy / fetch / store / uid / search`
 ///                   (+ UNSELECT)
@@ -147,6 +148,7 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
         b"STATUS" => commands::status(rest)?,
         b"APPEND" => commands::append(rest)?,
         b"IDLE" => (rest, CommandBody::Idle),
+        b"COMPRESS" => commands::compress(rest)?,
         b"CHECK" => (rest, CommandBody::Check),
         b"CLOSE" => (rest, CommandBody::Close),
         b"UNSELECT" => (rest, CommandBody::Unselect),
@@ -503,6 +505,19 @@ pub(crate) mod tests {
                 },
             ),
             (b"a IDLE\r\n", C::Idle),
+            // RFC 4978 §3 example; algorithm names are case-insensitive.
+            (
+                b"a COMPRESS DEFLATE\r\n",
+                C::Compress {
+                    algorithm: CompressAlgorithm::Deflate,
+                },
+            ),
+            (
+                b"a compress deflate\r\n",
+                C::Compress {
+                    algorithm: CompressAlgorithm::Deflate,
+                },
+            ),
             (b"a CHECK\r\n", C::Check),
             (b"a CLOSE\r\n", C::Close),
             (b"a UNSELECT\r\n", C::Unselect),
@@ -1356,6 +1371,27 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 b"a FETCH 1 (BINARY.SIZE[1]<0.5>)\r\n",
                 invalid("a", "BINARY.SIZE takes no partial range"),
             ),
+            // RFC 4978 §3: an unknown algorithm is BAD, like a syntax error.
+            (
+                b"a COMPRESS\r\n",
+                invalid("a", "Missing compression algorithm"),
+            ),
+            (
+                b"a COMPRESS GZIP\r\n",
+                invalid("a", "Unknown compression algorithm GZIP"),
+            ),
+            (
+                b"a COMPRESS \"DEFLATE\"\r\n",
+                invalid("a", "Invalid compression algorithm"),
+            ),
+            (
+                b"a COMPRESS DEFLATE DEFLATE\r\n",
+                invalid("a", "Too many arguments to COMPRESS"),
+            ),
+            (
+                b"a COMPRESS  DEFLATE\r\n",
+                invalid("a", "Invalid compression algorithm"),
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse_command(input), expected, "{}", printable(input));
@@ -1381,6 +1417,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (% {3}\r\na/b) RETURN (CHILDREN STATUS (UNSEEN SIZE))\r\n",
             b"a LIST (SPECIAL-USE) \"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)\r\n",
             b"a CREATE Sent (USE (\\Sent \\Archive))\r\n",
+            b"a COMPRESS DEFLATE\r\n",
         ];
         let mut rng = Rng::new(0x5eed_0004);
         for seed in seeds {
@@ -1396,6 +1433,14 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
                 let _ = parse_command(&mutated);
             }
         }
+    }
+
+    /// RFC 4978 `compress`: the algorithm's capability name parses back to it.
+    #[test]
+    fn compress_round_trip() {
+        let algorithm = CompressAlgorithm::Deflate;
+        let text = format!("z COMPRESS {}\r\n", algorithm.name());
+        assert_eq!(body(text.as_bytes()), CommandBody::Compress { algorithm });
     }
 
     #[test]

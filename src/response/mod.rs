@@ -67,6 +67,8 @@ pub enum Code {
     /// `BADURL url` (RFC 4469 §6): a CATENATE URL that cannot be resolved;
     /// the text already restricted to `url-resp-text`.
     BadUrl(String),
+    /// RFC 4978 §3: COMPRESS when compression is already active.
+    CompressionActive,
     /// RFC 4315.
     AppendUid {
         validity: u32,
@@ -109,6 +111,7 @@ impl fmt::Display for Code {
             Code::AuthenticationFailed => f.write_str("AUTHENTICATIONFAILED"),
             Code::Unavailable => f.write_str("UNAVAILABLE"),
             Code::ClientBug => f.write_str("CLIENTBUG"),
+            Code::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
             Code::OverQuota => f.write_str("OVERQUOTA"),
             Code::TooBig => f.write_str("TOOBIG"),
             Code::BadUrl(url) => write!(f, "BADURL {url}"),

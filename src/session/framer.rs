@@ -152,6 +152,16 @@ impl Framer {
         n
     }
 
+    /// Takes the octets received and not yet framed; a command half
+    /// assembled (none, right after a complete frame) is dropped. COMPRESS
+    /// needs this: what follows the command is compressed, for the new layer
+    /// to inflate (RFC 4978 §3).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        let taken = self.input.drain(..).collect();
+        self.reset();
+        taken
+    }
+
     /// Adds received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
         self.input.extend(bytes);
@@ -636,5 +646,20 @@ mod tests {
         assert_eq!(literal_announcement(b"a {}\r\n"), None);
         assert_eq!(literal_announcement(b"a {x}\r\n"), None);
         assert_eq!(literal_announcement(b"a {99999999999999999999}\r\n"), None);
+    }
+
+    #[test]
+    fn take_buffered_hands_over_what_follows_the_frame() {
+        let mut f = Framer::new(Limits::AUTHENTICATED);
+        f.push(b"a COMPRESS DEFLATE\r\n\xd3\x52\x70\x00");
+        assert_eq!(
+            f.next(),
+            Some(Frame::Command(b"a COMPRESS DEFLATE\r\n".to_vec()))
+        );
+        assert_eq!(f.take_buffered(), b"\xd3\x52\x70\x00");
+        assert_eq!(f.buffered(), 0);
+        assert_eq!(f.next(), None);
+        f.push(b"b NOOP\r\n");
+        assert_eq!(f.next(), Some(Frame::Command(b"b NOOP\r\n".to_vec())));
     }
 }

@@ -28,7 +28,10 @@ use std::time::{Duration, Instant};
 use crate::command::idle::{self, Idle};
 use crate::command::{self, CommandError, Context, expunge, updates};
 use crate::config::Literals;
-use crate::parser::{self, ast::CommandBody};
+use crate::parser::{
+    self,
+    ast::{CommandBody, CompressAlgorithm},
+};
 use crate::response::{Code, ResponseWriter, Status};
 use crate::types::Numbering;
 use framer::{Frame, Framer, Limits};
@@ -56,6 +59,10 @@ pub enum Flow {
     Login,
     /// STARTTLS was answered: run the TLS handshake, then `tls_started`.
     StartTls,
+    /// COMPRESS was answered OK (RFC 4978): from the next octet both
+    /// directions are compressed. Install the layer, handing it
+    /// [`Session::take_unframed_input`], then read on.
+    Compress,
     /// A login failed: wait this long without reading, then `resume`.
     Delay(Duration),
 }
@@ -139,6 +146,8 @@ pub struct Session {
     last_input: Instant,
     /// No quiet-period checkpoint before this instant (after a failed one).
     checkpoint_not_before: Option<Instant>,
+    /// COMPRESS was answered OK (RFC 4978): another one is NO.
+    compression: Option<CompressAlgorithm>,
 }
 
 impl Session {
@@ -163,6 +172,7 @@ impl Session {
             idle: None,
             last_input: Instant::now(),
             checkpoint_not_before: None,
+            compression: None,
         }
     }
 
@@ -312,7 +322,8 @@ impl Session {
         // (RFC 3516), NAMESPACE
         // (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438), LIST-EXTENDED
         // (RFC 5258), LIST-STATUS (RFC 5819), SPECIAL-USE and CREATE-SPECIAL-USE
-        // (RFC 6154), and
+        // (RFC 6154), COMPRESS=DEFLATE (RFC 4978; the layer is transport::deflate),
+        // and
         // APPENDLIMIT (RFC 7889 §2: before login too, so a client can check
         // before it logs in; the same in every state).
         let literals = match self.options.literals {
@@ -320,7 +331,7 @@ impl Session {
             Literals::Minus => "LITERAL-",
         };
         let mut caps = format!(
-            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT={}",
+            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT={}",
             self.options.max_message_size
         );
         if let Some(login) = self.login_capabilities() {
@@ -365,6 +376,9 @@ impl Session {
             command::searchres::resolve(&mut body, sel);
         }
         let reports = reports_updates(&body);
+        if let CommandBody::Compress { algorithm } = body {
+            return self.compress(&tag, algorithm, out);
+        }
         if matches!(body, CommandBody::Idle) {
             let started = panic::catch_unwind(AssertUnwindSafe(|| self.start_idle(&tag, out)));
             return started.unwrap_or_else(|_| self.server_bug(name, &tag, out));
@@ -428,6 +442,51 @@ impl Session {
             return Ok(Flow::Close);
         }
         Ok(Flow::Continue)
+    }
+
+    /// COMPRESS (RFC 4978 §3): OK, after which the caller compresses from
+    /// the next octet on (`Flow::Compress`); NO [COMPRESSIONACTIVE] if it
+    /// already does. (An unknown algorithm was BAD in the parser.)
+    fn compress<W: Write>(
+        &mut self,
+        tag: &str,
+        algorithm: CompressAlgorithm,
+        out: &mut ResponseWriter<W>,
+    ) -> io::Result<Flow> {
+        if let Some(active) = self.compression {
+            let text = format!("{} compression is already active", active.name());
+            out.tagged(tag, Status::No, Some(&Code::CompressionActive), &text)?;
+            return Ok(Flow::Continue);
+        }
+        out.tagged(
+            tag,
+            Status::Ok,
+            None,
+            &format!("{} active", algorithm.name()),
+        )?;
+        self.compression = Some(algorithm);
+        Ok(Flow::Compress)
+    }
+
+    /// After `Flow::Compress`: the octets received after the COMPRESS
+    /// command and not framed. They are compressed data sent before our OK
+    /// was seen (RFC 4978 §3 says the client must wait, but the octets are
+    /// still compressed ones), so they go to the new layer, not the parser.
+    pub fn take_unframed_input(&mut self) -> Vec<u8> {
+        self.framer.take_buffered()
+    }
+
+    /// The client's stream cannot be read any more (corrupt compressed
+    /// input): pending flag changes are written, best effort, and the
+    /// client is told why before the session ends.
+    pub fn unreadable_input<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<()> {
+        if let State::Selected(sel) = &mut self.state {
+            expunge::checkpoint_best_effort(sel);
+        }
+        self.idle = None;
+        self.state = State::Logout;
+        out.untagged_status(Status::Bye, None, "Corrupt compressed input")?;
+        out.flush()
     }
 
     /// A handler panicked: the panic is logged by the hook `main` installs;
@@ -861,7 +920,12 @@ fn reports_updates(body: &CommandBody) -> bool {
         | C::Search { numbering, .. }
         | C::Sort { numbering, .. }
         | C::Thread { numbering, .. } => *numbering == Numbering::Uid,
-        C::Select { .. } | C::Examine { .. } | C::Close | C::Unselect | C::Logout => false,
+        C::Select { .. }
+        | C::Examine { .. }
+        | C::Close
+        | C::Unselect
+        | C::Logout
+        | C::Compress { .. } => false,
         _ => true,
     }
 }
@@ -913,12 +977,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=67108864] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=67108864 \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864 \
              LOGINDISABLED] mailhost"
         ));
     }
@@ -1136,5 +1200,47 @@ mod tests {
             out.contains("g OK CLOSE completed\r\nh BAD No mailbox selected\r\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn compress_answers_ok_once_then_compressionactive() {
+        let mut s = session(Start::Preauth);
+        let mut out = ResponseWriter::new(Vec::new());
+        // What follows the command is compressed data, kept for the layer.
+        let flow = s
+            .receive(b"a COMPRESS DEFLATE\r\n\xd3\x52", &mut out)
+            .unwrap();
+        assert_eq!(flow, Flow::Compress);
+        assert_eq!(s.take_unframed_input(), b"\xd3\x52");
+        // (The caller compresses from here; the session speaks bytes.)
+        let flow = s
+            .receive(b"b COMPRESS DEFLATE\r\nc COMPRESS GZIP\r\n", &mut out)
+            .unwrap();
+        assert_eq!(flow, Flow::Continue);
+        let out = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "a OK DEFLATE active\r\n\
+             b NO [COMPRESSIONACTIVE] DEFLATE compression is already active\r\n\
+             c BAD Unknown compression algorithm GZIP\r\n"
+        );
+    }
+
+    #[test]
+    fn compress_stops_the_frames_behind_it() {
+        // Whole or split anywhere: the NOOP behind COMPRESS is never run as
+        // plaintext (talk() stops feeding at a flow other than Continue).
+        let out = talk(Start::Preauth, b"a COMPRESS DEFLATE\r\nb NOOP\r\n");
+        assert!(out.ends_with("a OK DEFLATE active\r\n"), "{out}");
+    }
+
+    #[test]
+    fn unreadable_input_says_bye() {
+        let mut s = session(Start::Preauth);
+        let mut out = ResponseWriter::new(Vec::new());
+        s.unreadable_input(&mut out).unwrap();
+        let out = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(out, "* BYE Corrupt compressed input\r\n");
+        assert!(!s.is_authenticated());
     }
 }

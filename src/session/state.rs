@@ -122,5 +122,11 @@ mod tests {
         let uid_expunge =
             CommandBody::UidExpunge(crate::types::SequenceSet::single(std::num::NonZeroU32::MIN));
         assert!(is_allowed(&State::Authenticated, &uid_expunge).is_err());
+        // RFC 4978 §5: `command-auth =/ compress`.
+        let compress = CommandBody::Compress {
+            algorithm: crate::parser::ast::CompressAlgorithm::Deflate,
+        };
+        assert!(is_allowed(&State::NotAuthenticated, &compress).is_err());
+        assert!(is_allowed(&State::Authenticated, &compress).is_ok());
     }
 }

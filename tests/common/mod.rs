@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use imap_codec::decode::Decoder;
 use imap_codec::{GreetingCodec, ResponseCodec};
 use tempfile::TempDir;
@@ -231,6 +232,8 @@ pub struct Session {
     inbox: PathBuf,
     /// The original INBOX bytes (`None`: no file).
     original: Option<Vec<u8>>,
+    /// COMPRESS=DEFLATE is on (after [`Session::start_compression`]).
+    deflate: Option<ClientDeflate>,
     pub greeting: Response,
 }
 
@@ -304,6 +307,7 @@ impl Session {
             dir,
             inbox: inbox_path,
             original,
+            deflate: None,
             greeting: Response { raw: Vec::new() },
         };
         session.greeting = session.read_framed("the greeting");
@@ -331,8 +335,29 @@ impl Session {
         self.dir.path()
     }
 
-    /// Writes bytes to the server as they are.
+    /// After the server's OK to `COMPRESS DEFLATE` (RFC 4978): from here both
+    /// directions are raw DEFLATE. What arrived behind the OK is compressed.
+    pub fn start_compression(&mut self) {
+        let mut deflate = ClientDeflate::new();
+        let early = std::mem::take(&mut self.pending);
+        match deflate.inflate(&early) {
+            Ok(plain) => self.pending = plain,
+            Err(e) => self.fail(&e),
+        }
+        self.deflate = Some(deflate);
+    }
+
+    /// Writes bytes to the server as they are (deflated and sync-flushed
+    /// after [`Session::start_compression`]).
     pub fn send_raw(&mut self, bytes: &[u8]) {
+        let deflated;
+        let bytes = match self.deflate.as_mut() {
+            Some(d) => {
+                deflated = d.deflate(bytes);
+                &deflated[..]
+            }
+            None => bytes,
+        };
         let result = match self.stdin.as_mut() {
             Some(stdin) => stdin.write_all(bytes).and_then(|()| stdin.flush()),
             None => Ok(()),
@@ -442,7 +467,11 @@ impl Session {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(chunk) => self.pending.extend_from_slice(&chunk),
+                Ok(chunk) => match self.deflate.as_mut().map(|d| d.inflate(&chunk)) {
+                    None => self.pending.extend_from_slice(&chunk),
+                    Some(Ok(plain)) => self.pending.extend_from_slice(&plain),
+                    Some(Err(e)) => self.fail(&e),
+                },
                 Err(RecvTimeoutError::Disconnected) => self.eof = true,
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();
@@ -462,7 +491,11 @@ impl Session {
         while !self.eof {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(chunk) => self.pending.extend_from_slice(&chunk),
+                Ok(chunk) => match self.deflate.as_mut().map(|d| d.inflate(&chunk)) {
+                    None => self.pending.extend_from_slice(&chunk),
+                    Some(Ok(plain)) => self.pending.extend_from_slice(&plain),
+                    Some(Err(e)) => self.fail(&e),
+                },
                 Err(RecvTimeoutError::Disconnected) => self.eof = true,
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();
@@ -654,6 +687,90 @@ pub fn messages_without_metadata(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
         }
     }
     out
+}
+
+/// The client side of COMPRESS=DEFLATE (RFC 4978) for the tests: raw DEFLATE
+/// (RFC 1951, no zlib header) with flate2, each send sync-flushed as clients
+/// do, and whatever arrives inflated at once. A response the server left in
+/// its compressor (no sync flush) therefore never arrives, and the test times
+/// out: that is what a real client would see.
+pub struct ClientDeflate {
+    deflate: Compress,
+    inflate: Decompress,
+    /// The server ended its stream with a final block.
+    pub stream_ended: bool,
+}
+
+impl ClientDeflate {
+    pub fn new() -> Self {
+        ClientDeflate {
+            deflate: Compress::new(Compression::default(), false),
+            inflate: Decompress::new(false),
+            stream_ended: false,
+        }
+    }
+
+    /// Compressed octets read and what they inflated to, so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.inflate.total_in(), self.inflate.total_out())
+    }
+
+    /// `bytes` compressed and sync-flushed.
+    pub fn deflate(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len() + 1024);
+        let start = self.deflate.total_in();
+        while ((self.deflate.total_in() - start) as usize) < bytes.len() {
+            let done = (self.deflate.total_in() - start) as usize;
+            out.reserve(64 * 1024);
+            self.deflate
+                .compress_vec(&bytes[done..], &mut out, FlushCompress::None)
+                .expect("deflate");
+        }
+        out.reserve(64 * 1024);
+        self.deflate
+            .compress_vec(&[], &mut out, FlushCompress::Sync)
+            .expect("deflate sync flush");
+        loop {
+            let before = out.len();
+            out.reserve(64 * 1024);
+            self.deflate
+                .compress_vec(&[], &mut out, FlushCompress::None)
+                .expect("deflate");
+            if out.len() == before {
+                return out;
+            }
+        }
+    }
+
+    /// Inflates `wire` (any piece of the server's stream); `Err` if the
+    /// server's stream is not valid DEFLATE.
+    pub fn inflate(&mut self, wire: &[u8]) -> Result<Vec<u8>, String> {
+        let mut plain = Vec::new();
+        let mut rest = wire;
+        let mut buf = vec![0u8; 64 * 1024];
+        while !self.stream_ended {
+            let (before_in, before_out) = (self.inflate.total_in(), self.inflate.total_out());
+            let status = self
+                .inflate
+                .decompress(rest, &mut buf, FlushDecompress::Sync)
+                .map_err(|e| format!("the server's DEFLATE stream is invalid: {e}"))?;
+            let used = (self.inflate.total_in() - before_in) as usize;
+            let made = (self.inflate.total_out() - before_out) as usize;
+            plain.extend_from_slice(&buf[..made]);
+            rest = &rest[used..];
+            self.stream_ended = status == Status::StreamEnd;
+            if used == 0 && made == 0 {
+                break;
+            }
+        }
+        Ok(plain)
+    }
+}
+
+impl Default for ClientDeflate {
+    fn default() -> Self {
+        ClientDeflate::new()
+    }
 }
 
 /// Length of the first complete response in `buf` (line, then `{n}` literal and more
@@ -951,7 +1068,8 @@ fn check_exempt(raw: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn pump(mut stdout: impl Read, tx: mpsc::Sender<Vec<u8>>) {
+/// Copies the child's stdout into `tx`, one chunk per read, until EOF.
+pub fn pump(mut stdout: impl Read, tx: mpsc::Sender<Vec<u8>>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match stdout.read(&mut buf) {

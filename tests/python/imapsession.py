@@ -18,14 +18,15 @@ def check(cond, what):
         raise Failure(what)
 
 
-def open_session(server, inbox, workdir):
-    """imaplib over `server --preauth --inbox INBOX --mail-dir WORKDIR/mail --log stderr`."""
+def open_session(server, inbox, workdir, client=imaplib.IMAP4_stream):
+    """imaplib over `server --preauth --inbox INBOX --mail-dir WORKDIR/mail --log stderr`
+    (`client`: IMAP4_stream or a subclass of it)."""
     mail = os.path.join(workdir, "mail")
     os.makedirs(mail, exist_ok=True)
     os.environ["TZ"] = "UTC"
     cmd = "exec %s --preauth --inbox %s --mail-dir %s --log stderr" % (
         shlex.quote(server), shlex.quote(inbox), shlex.quote(mail))
-    m = imaplib.IMAP4_stream(cmd)
+    m = client(cmd)
     check(m.state == "AUTH", "greeting should be PREAUTH, imaplib state is %s" % m.state)
     return m
 

@@ -30,6 +30,8 @@ import sys
 import threading
 import time
 
+from deflate_client import Deflating
+
 S = json.loads(sys.argv[1])
 HOST = "127.0.0.1"
 
@@ -144,6 +146,27 @@ def imaps_pam():
     version = imap.sock.version()
     imap.logout()
     print("implicit TLS (%s): ok" % version)
+
+
+class DeflateSSL(Deflating, imaplib.IMAP4_SSL):
+    pass
+
+
+def imaps_compress():
+    """RFC 4978 §3: first TLS, then COMPRESS: DEFLATE inside the TLS session,
+    after a login (the main use besides tunnels)."""
+    imap = DeflateSSL(HOST, S["ports"]["imaps"], ssl_context=tls_context())
+    imap.login(S["sysuser"], S["syspass"])
+    assert "COMPRESS=DEFLATE" in caps(imap), caps(imap)
+    imap.compress()
+    read_mail(imap)
+    typ, data = imap._simple_command("COMPRESS", "DEFLATE")
+    assert typ == "NO" and data[0].startswith(b"[COMPRESSIONACTIVE]"), (typ, data)
+    version = imap.sock.version()
+    imap.logout()
+    assert imap.plain_in > 0 and imap.wire_in > 0, (imap.plain_in, imap.wire_in)
+    print("implicit TLS (%s) + COMPRESS=DEFLATE: ok, %d octets inflated from %d"
+          % (version, imap.plain_in, imap.wire_in))
 
 
 def passwd_file():
@@ -376,6 +399,7 @@ SCENARIOS = {
     "plain-pam": plain_pam,
     "starttls-pam": starttls_pam,
     "imaps-pam": imaps_pam,
+    "imaps-compress": imaps_compress,
     "passwd-file": passwd_file,
     "wrong-passwords": wrong_passwords,
     "path-user": path_user,

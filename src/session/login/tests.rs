@@ -97,6 +97,7 @@ struct Events {
     delays: Vec<Duration>,
     logins: Vec<String>,
     handshakes: usize,
+    compressions: usize,
     closed: bool,
 }
 
@@ -128,6 +129,12 @@ fn drive(s: &mut Session, chunks: &[&[u8]]) -> (String, Events) {
                     s.tls_started();
                     break;
                 }
+                Flow::Compress => {
+                    // connection.rs hands these to the DEFLATE layer.
+                    assert!(s.take_unframed_input().is_empty());
+                    ev.compressions += 1;
+                    break;
+                }
             }
         }
     }
@@ -144,7 +151,7 @@ fn capabilities_follow_policy_and_tls() {
     let (out, _) = drive(&mut s, &[]);
     assert!(
         out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=1000000 STARTTLS \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=1000000 STARTTLS \
              AUTH=PLAIN AUTH=LOGIN SASL-IR] mailhost"
         ),
         "{out}"
@@ -163,7 +170,7 @@ fn capabilities_follow_policy_and_tls() {
     assert_eq!(l[1], "a OK Begin TLS negotiation now");
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=1000000 AUTH=PLAIN AUTH=LOGIN SASL-IR"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=1000000 AUTH=PLAIN AUTH=LOGIN SASL-IR"
     );
     assert_eq!(ev.handshakes, 1);
     let plain_never = Options {
@@ -187,12 +194,12 @@ fn login_ok_carries_capabilities_and_pipelined_commands_wait_for_it() {
     let l = lines(&out);
     assert_eq!(
         l[1],
-        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=1000000] \
+        "a OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=1000000] \
          LOGIN completed"
     );
     assert_eq!(
         l[2],
-        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE APPENDLIMIT=1000000"
+        "* CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=1000000"
     );
     assert_eq!(l[3], "b OK CAPABILITY completed");
     assert_eq!(l[4], "c BAD Already authenticated");
@@ -463,4 +470,21 @@ fn failed_privilege_drop_says_bye_and_autologout_says_why() {
     s.autologout(&mut out).unwrap();
     let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
     assert_eq!(text, "* BYE Autologout; idle for too long\r\n");
+}
+
+/// RFC 4978: COMPRESS is an authenticated-state command; pipelined behind a
+/// LOGIN it waits for the login like any other command.
+#[test]
+fn compress_only_after_login() {
+    let (mut s, _) = session(&LOOPBACK);
+    let (out, ev) = drive(
+        &mut s,
+        &[b"a COMPRESS DEFLATE\r\nb LOGIN alice secret\r\nc COMPRESS DEFLATE\r\n"],
+    );
+    let l = lines(&out);
+    assert_eq!(l[1], "a BAD Command not valid before login");
+    assert!(l[2].starts_with("b OK [CAPABILITY "), "{out}");
+    assert_eq!(l[3], "c OK DEFLATE active");
+    assert_eq!(l.len(), 4, "{out}");
+    assert_eq!(ev.compressions, 1);
 }
