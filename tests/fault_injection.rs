@@ -29,7 +29,8 @@
 //!
 //! MOVE (RFC 6851) writes two files, the destination's append and then the
 //! source's expunge; its cases (INBOX to a folder, a folder to INBOX, within
-//! INBOX) and their two-file checker are in `fault_injection/moves.rs`.
+//! INBOX), crashed at every call and run under RLIMIT_FSIZE, and their
+//! two-file checker are in `fault_injection/moves.rs`.
 #![cfg(feature = "fault-injection")]
 
 use std::collections::BTreeMap;
@@ -482,6 +483,14 @@ fn every_move_crash_point_leaves_each_message_somewhere() {
         tally.crash_points, tally.runs
     );
     assert!(tally.crash_points > 15);
+}
+
+/// MOVE under RLIMIT_FSIZE: moved, or NO with nothing lost
+/// (tests/fault_injection/moves.rs).
+#[test]
+fn move_under_file_size_limit_fails_without_loss_or_succeeds() {
+    let runs = moves::file_size_limits();
+    println!("RLIMIT_FSIZE: MOVE: {runs} runs");
 }
 
 #[test]

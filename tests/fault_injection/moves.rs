@@ -691,3 +691,54 @@ fn strict_read_refuses_broken_files() {
         assert!(strict_berkeley(&path).is_err(), "{what} was accepted");
     }
 }
+
+/// Every MOVE case under RLIMIT_FSIZE at sizes from far below to above what
+/// its files need: it succeeds (moved), or fails with "no space" leaving
+/// the messages where they were or in both mailboxes (the copy made, the
+/// expunge refused), never in neither.
+pub fn file_size_limits() -> u64 {
+    let mut runs = 0;
+    for case in CASES {
+        let reference = Reference::new(case);
+        let largest = [
+            &reference.source_before,
+            &reference.source_after,
+            &reference.dest_before,
+            &reference.dest_after,
+        ]
+        .iter()
+        .map(|f| f.texts.iter().map(|t| t.len() as u64).sum::<u64>())
+        .max()
+        .unwrap_or(0);
+        let limits: Vec<u64> = (0..=24)
+            .map(|i| largest * i / 12)
+            .chain([largest + 64 * 1024])
+            .collect();
+        let mut reached: BTreeMap<Reached, u64> = BTreeMap::new();
+        for limit in limits {
+            let work = tempfile::tempdir().unwrap();
+            let dir = work.path();
+            user_dir(dir);
+            let run = run_child(case.op, dir, &[("MBOX_FI_FSIZE", limit.to_string())]);
+            let outcome = run
+                .outcome
+                .unwrap_or_else(|| panic!("{}: limit {limit}: child died", case.op));
+            let what = format!("limit {limit}");
+            let state = reference.check(dir, false, &what);
+            match outcome.as_str() {
+                "ok" => assert_eq!(state, Reached::Done, "{}: {what}: OK", case.op),
+                "nospace" => assert_ne!(state, Reached::Done, "{}: {what}: NO", case.op),
+                other => panic!("{}: {what}: {other}", case.op),
+            }
+            *reached.entry(state).or_insert(0) += 1;
+            runs += 1;
+        }
+        println!("RLIMIT_FSIZE: {}: reached {reached:?}", case.op);
+        assert!(
+            reached.contains_key(&Reached::Done) && reached.len() > 1,
+            "{}: the limits never refused and never allowed the move: {reached:?}",
+            case.op
+        );
+    }
+    runs
+}
