@@ -2,13 +2,19 @@
 //! copies by UID into the destination (one fsynced append), then expunges the
 //! moved messages from the source (one journaled rewrite). Killed at any
 //! instant, each moved message must be in the source, the destination, or
-//! both — never in neither — and each file must be one of its two states
-//! (before or after its own write), pass a strict Berkeley read, and recover
-//! without a journal left behind.
+//! both — never in neither. After recovery (the first open), both files pass
+//! a strict Berkeley read, no journal is left, the moved UIDs are all in the
+//! source or none is, and each file's stored messages are, text for text, a
+//! state its own writes pass through: the source before or after its
+//! expunge; the destination before, after, or with only its metadata
+//! rewritten (an append that must declare new keywords first rewrites the
+//! pseudo-message or message 1 on its own); within one mailbox also "before
+//! plus the copies".
 //!
 //! The cases: several messages from INBOX to a folder, from a folder to
 //! INBOX, and within INBOX (a move to the selected mailbox is allowed: the
-//! copies are appended, then the originals expunged).
+//! copies are appended, then the originals expunged). Each is also run
+//! under RLIMIT_FSIZE: an OK means moved, a NO means nothing was lost.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
