@@ -86,6 +86,7 @@ pub const FILE_KEYS: &[&str] = &[
     "keepalive",
     "max_message_size",
     "literals",
+    "support_url",
     "auth_failure_delay",
     "log_facility",
     "syslog_socket",
@@ -148,6 +149,9 @@ pub struct ServerSettings {
     pub max_message_size: u64,
     /// Which non-synchronizing literals are offered (also under `--preauth`).
     pub literals: Literals,
+    /// ID's `support-url` (RFC 2971 §3.3); `None`: the field is left out.
+    /// A URI of RFC 3986 characters with a scheme, at most 1024 octets.
+    pub support_url: Option<String>,
     /// Delay before the first failed-login answer; it doubles with each failure.
     pub auth_failure_delay: Duration,
     pub log_facility: LogFacility,
@@ -227,6 +231,7 @@ impl Default for ServerSettings {
             keepalive: Some(Duration::from_secs(5 * 60)),
             max_message_size: 64 * 1024 * 1024,
             literals: Literals::Plus,
+            support_url: None,
             auth_failure_delay: Duration::from_secs(2),
             log_facility: LogFacility::Mail,
             syslog_socket: PathBuf::from("/dev/log"),
@@ -558,6 +563,8 @@ fn apply_server_key(
                 _ => return Err(format!("literals: expected plus or minus, got {value:?}")),
             }
         }
+        "support_url" if value.is_empty() => s.support_url = None,
+        "support_url" => s.support_url = Some(support_url(value)?),
         "auth_failure_delay" => s.auth_failure_delay = duration(value)?,
         "log_facility" => {
             s.log_facility = parse_facility(value).ok_or_else(|| {
@@ -570,6 +577,35 @@ fn apply_server_key(
         _ => return Err(format!("unknown key {key:?}")),
     }
     Ok(())
+}
+
+/// Longest ID value RFC 2971 §3.3 allows: 1024 octets.
+const ID_VALUE_OCTETS: usize = 1024;
+
+/// A `support_url` value: an RFC 3986 URI (`scheme:` then unreserved,
+/// reserved and `%` characters only), so that ID sends it as one quoted
+/// string exactly as written.
+fn support_url(value: &str) -> Result<String, String> {
+    let bad = |why: &str| Err(format!("support_url: {why}, got {value:?}"));
+    if value.len() > ID_VALUE_OCTETS {
+        return bad("longer than 1024 octets (RFC 2971)");
+    }
+    let Some((scheme, rest)) = value.split_once(':') else {
+        return bad("expected a URL such as https://example.org/help");
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok || rest.is_empty() {
+        return bad("expected a URL such as https://example.org/help");
+    }
+    // RFC 3986 §2: unreserved, gen-delims, sub-delims and percent-encoding.
+    let uri_char = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
+    if !value.chars().all(uri_char) {
+        return bad("a URL has no spaces, quotes or other characters outside RFC 3986");
+    }
+    Ok(value.to_owned())
 }
 
 fn nonzero(key: &str, d: Duration) -> Result<Duration, String> {
@@ -755,6 +791,7 @@ mod tests {
         assert_eq!(s.keepalive, Some(Duration::from_secs(300)));
         assert_eq!(s.max_message_size, 64 * 1024 * 1024);
         assert_eq!(s.literals, Literals::Plus);
+        assert_eq!(s.support_url, None);
         assert_eq!(s.log_facility, LogFacility::Mail);
         assert!(!s.tls_configured());
     }
@@ -776,6 +813,7 @@ mod tests {
              keepalive = off\n\
              max_message_size = 20M\n\
              literals = minus\n\
+             support_url = https://help.example.org/imap?from=id\n\
              auth_failure_delay = 0\n\
              log_facility = local3\n\
              syslog_socket = /run/test.sock\n",
@@ -800,6 +838,10 @@ mod tests {
         assert_eq!(s.keepalive, None);
         assert_eq!(s.max_message_size, 20 * 1024 * 1024);
         assert_eq!(s.literals, Literals::Minus);
+        assert_eq!(
+            s.support_url.as_deref(),
+            Some("https://help.example.org/imap?from=id")
+        );
         assert_eq!(s.auth_failure_delay, Duration::ZERO);
         assert_eq!(s.log_facility, LogFacility::Local(3));
         assert_eq!(s.syslog_socket, PathBuf::from("/run/test.sock"));
@@ -838,6 +880,12 @@ mod tests {
                 1,
                 "literals: expected plus or minus",
             ),
+            ("support_url = help.example.org\n", 1, "support_url"),
+            ("support_url = https://x/a b\n", 1, "support_url"),
+            ("support_url = https://x/\"q\"\n", 1, "support_url"),
+            ("support_url = :nothing\n", 1, "support_url"),
+            ("support_url = 1http://x\n", 1, "support_url"),
+            ("support_url = mailto:\n", 1, "support_url"),
             ("log_facility = local8\n", 1, "log_facility"),
             ("syslog_socket = dev/log\n", 1, "absolute path"),
             ("tls_cert = /a.pem\n", 1, "together"),

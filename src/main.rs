@@ -210,11 +210,13 @@ fn serve_logins(config: &Config) -> ExitCode {
     run(session, stream, timeouts(config), Some(config))
 }
 
-/// The protocol settings of both modes (APPENDLIMIT, LITERAL+/-).
+/// The protocol settings of both modes (APPENDLIMIT, LITERAL+/-, ID's
+/// support-url).
 fn session_options(config: &Config) -> session::Options {
     session::Options {
         max_message_size: config.server.max_message_size,
         literals: config.server.literals,
+        support_url: config.server.support_url.clone(),
     }
 }
 

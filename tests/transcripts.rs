@@ -5,6 +5,7 @@
 //! ```text
 //! # fixture: uw-session.mbox      (required; `none` = INBOX file does not exist)
 //! # may-write: yes                (optional; default: the INBOX must stay byte-identical)
+//! # config: support_url = https://x (optional, repeatable: a line of the configuration file)
 //! # any other comment
 //! S: * PREAUTH [CAPABILITY ...] {any}      <- the greeting, before the first C: line
 //! C: a1 SELECT INBOX
@@ -105,6 +106,8 @@ enum Item {
 struct Transcript {
     fixture: Option<String>,
     may_write: bool,
+    /// The `# config:` lines: the server's configuration file, if any.
+    config: Option<String>,
     items: Vec<Item>,
 }
 
@@ -112,6 +115,7 @@ fn parse_transcript(bytes: &[u8]) -> Result<Transcript, String> {
     let mut items = Vec::new();
     let mut fixture = None;
     let mut may_write = false;
+    let mut config: Option<String> = None;
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     for (n, line) in body.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -126,6 +130,10 @@ fn parse_transcript(bytes: &[u8]) -> Result<Transcript, String> {
                 fixture = Some((name != "none").then(|| name.to_string()));
             } else if let Some(flag) = text.strip_prefix("# may-write:") {
                 may_write = flag.trim() == "yes";
+            } else if let Some(setting) = text.strip_prefix("# config:") {
+                let file: &mut String = config.get_or_insert_default();
+                file.push_str(setting.trim());
+                file.push('\n');
             }
             items.push(Item::Comment(line.to_vec()));
         } else {
@@ -136,6 +144,7 @@ fn parse_transcript(bytes: &[u8]) -> Result<Transcript, String> {
     Ok(Transcript {
         fixture,
         may_write,
+        config,
         items,
     })
 }
@@ -187,7 +196,10 @@ fn play(transcript: &Transcript, feed: Feed, actual: &Mutex<Vec<Item>>) {
         Some(name) => Inbox::Fixture(name),
         None => Inbox::Missing,
     };
-    let mut session = Session::start(inbox);
+    let mut session = match &transcript.config {
+        Some(config) => Session::start_with_config(inbox, config),
+        None => Session::start(inbox),
+    };
     let mut greeted = false;
     let mut tag: Vec<u8> = Vec::new();
     let mut in_literal = false;

@@ -11,9 +11,12 @@ const ID_FIELD_OCTETS: usize = 1024;
 /// RFC 2971 §3.3: at most 30 field/value pairs.
 const ID_MAX_PAIRS: usize = 30;
 
-/// `ID`: logs what the client says it is, and says what we are.
+/// `ID`: logs what the client says it is, and says what we are (RFC 2971
+/// §3.3 fields): `name`, `version` (this build's, from Cargo), `vendor`, and
+/// `support-url` when the configuration sets one (mbox-imapd.conf(5)).
 pub fn id<W: Write>(
     params: Option<&[(String, Option<String>)]>,
+    support_url: Option<&str>,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
     if let Some(params) = params {
@@ -36,14 +39,13 @@ pub fn id<W: Write>(
         log::info!("client id {}", shown.join(" "));
     }
     out.raw(b"* ID (")?;
-    for (i, (k, v)) in [
+    let ours = [
         ("name", "mbox-imapd"),
         ("version", env!("CARGO_PKG_VERSION")),
         ("vendor", "mbox-imapd project"),
-    ]
-    .iter()
-    .enumerate()
-    {
+    ];
+    let support = support_url.map(|url| ("support-url", url));
+    for (i, (k, v)) in ours.into_iter().chain(support).enumerate() {
         if i > 0 {
             out.sp()?;
         }
@@ -69,16 +71,46 @@ pub fn enable<W: Write>(caps: &[String], out: &mut ResponseWriter<W>) -> Command
 mod tests {
     use super::*;
 
-    #[test]
-    fn id_answers_with_our_name() {
+    fn id_line(params: Option<&[(String, Option<String>)]>, url: Option<&str>) -> String {
         let mut w = ResponseWriter::new(Vec::new());
-        id(Some(&[("name".into(), Some("mutt".into()))]), &mut w).unwrap();
-        let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        id(params, url, &mut w).unwrap();
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn id_answers_with_name_and_cargo_version() {
+        let out = id_line(Some(&[("name".into(), Some("mutt".into()))]), None);
+        let version = env!("CARGO_PKG_VERSION");
+        assert_eq!(
+            out,
+            format!(
+                "* ID (\"name\" \"mbox-imapd\" \"version\" \"{version}\" \"vendor\" \"mbox-imapd project\")\r\n"
+            )
+        );
+        // ID NIL gets the same answer.
+        assert_eq!(id_line(None, None), out);
+    }
+
+    #[test]
+    fn id_sends_the_configured_support_url_last() {
+        let out = id_line(None, Some("https://help.example.org/imap"));
         assert!(
-            out.starts_with("* ID (\"name\" \"mbox-imapd\" \"version\" \""),
+            out.ends_with(" \"support-url\" \"https://help.example.org/imap\")\r\n"),
             "{out}"
         );
-        assert!(out.ends_with(")\r\n"));
+        assert_eq!(out.matches("support-url").count(), 1);
+    }
+
+    #[test]
+    fn id_refuses_more_than_thirty_fields() {
+        let params: Vec<(String, Option<String>)> =
+            (0..31).map(|i| (format!("k{i}"), None)).collect();
+        let mut w = ResponseWriter::new(Vec::new());
+        assert!(matches!(
+            id(Some(&params), None, &mut w),
+            Err(crate::command::CommandError::Bad { .. })
+        ));
+        assert!(w.into_inner().unwrap().is_empty());
     }
 
     #[test]

@@ -165,6 +165,41 @@ fn internal_date(entry: &MessageEntry) -> Option<DateTime<FixedOffset>> {
 /// both (a copy made, the expunge not yet), never in neither. Should the
 /// expunge fail, the \Deleted it needed is taken back, the copies stay, and
 /// the client hears NO: it finds the messages in both mailboxes.
+/// tests/fault_injection/moves.rs crashes and fails every call of a MOVE
+/// (into a folder, into INBOX, within INBOX) and checks exactly this.
+///
+/// "Both" is where it stays: the next open does not finish the move. The
+/// window is short — after the destination's append is durable and before
+/// the source's expunge journal is (two of the 31 to 47 write calls of the
+/// suite's MOVEs), or a full disk or I/O error during the expunge — and
+/// finishing it would need the source to say, before the copy, which of its
+/// messages are on their way and to which mailbox. The only place for that in UW's format
+/// without a side file is the message metadata, and nothing there fits:
+///
+/// * a keyword (say `$MovePending`) cannot name the destination (keywords
+///   are atoms; mailbox names are not), takes one of the 30 keyword slots
+///   UW allows a mailbox (NUSERFLAGS), is declared in `X-IMAPbase` for
+///   good, and UW imapd, alpine and every client show it as a flag; the
+///   next open would have to search every mailbox of the user for the
+///   copies;
+/// * a header naming the destination changes the stored message (it is not
+///   one of the headers UW hides, so UW imapd would serve it), and adding it
+///   rewrites the source from that message on: a second full rewrite per
+///   MOVE, more than the expunge itself;
+/// * \Deleted set before the copy would make "neither" possible: a UW
+///   session (or our CLOSE) that expunges before the next open loses the
+///   message the crash kept out of the destination.
+///
+/// Matching copies by Message-ID and size is not safe alone either: a
+/// message the destination already held (an earlier COPY, a list and a
+/// direct delivery of one message) would pass for the copy, and the
+/// source's original, with its flags, would be expunged for it.
+///
+/// What a user sees after such a crash: the messages in both mailboxes —
+/// in the source unchanged (flags as they were, no \Deleted), in the
+/// destination as copies with new UIDs. A client that repeats the MOVE
+/// (it never got the tagged OK) leaves a second copy in the destination
+/// instead. Either way a duplicate, never a loss.
 pub fn move_messages<W: std::io::Write>(
     ctx: &Context,
     selected: &mut Selected,

@@ -68,14 +68,16 @@ pub enum Flow {
 }
 
 /// What the configuration decides about the protocol, in both modes
-/// (mbox-imapd.conf(5) `max_message_size`, `literals`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (mbox-imapd.conf(5) `max_message_size`, `literals`, `support_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// APPENDLIMIT (RFC 7889): the largest message APPEND takes, advertised
     /// in every CAPABILITY, and the largest literal after login.
     pub max_message_size: u64,
     /// LITERAL+ or LITERAL- (RFC 7888).
     pub literals: Literals,
+    /// ID's `support-url` (RFC 2971 §3.3), left out when `None`.
+    pub support_url: Option<String>,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
         Options {
             max_message_size: command::append::MAX_APPEND_OCTETS as u64,
             literals: Literals::Plus,
+            support_url: None,
         }
     }
 }
@@ -164,8 +167,8 @@ impl Session {
         Session {
             context,
             start,
-            options,
             framer: Framer::new(options.limits(start == Start::Preauth)),
+            options,
             state,
             stats: Stats::default(),
             login: None,
@@ -704,7 +707,9 @@ impl Session {
                 self.state = State::Logout;
                 Ok(command::Completion::done("LOGOUT"))
             }
-            C::Id(params) => command::any::id(params.as_deref(), out),
+            C::Id(params) => {
+                command::any::id(params.as_deref(), self.options.support_url.as_deref(), out)
+            }
             C::Enable(caps) => command::any::enable(&caps, out),
             C::Login { .. } | C::Authenticate { .. } => Err(CommandError::no_code(
                 Code::Unavailable,
@@ -996,10 +1001,11 @@ mod tests {
         let options = Options {
             max_message_size: 5000,
             literals: Literals::Minus,
+            support_url: None,
         };
         let run = |start: Start, input: &[u8]| {
             let mut out = ResponseWriter::new(Vec::new());
-            let mut s = Session::with_options(session(start).context, start, options);
+            let mut s = Session::with_options(session(start).context, start, options.clone());
             s.greeting(&mut out).unwrap();
             s.receive(input, &mut out).unwrap();
             String::from_utf8(out.into_inner().unwrap()).unwrap()

@@ -242,16 +242,22 @@ impl Session {
     /// `--preauth --inbox <copy> --mail-dir <tmp>/mail --home <tmp> --log stderr`, reads and checks
     /// the greeting.
     pub fn start(inbox: Inbox<'_>) -> Session {
-        Session::spawn(inbox, &["--preauth"])
+        Session::spawn(inbox, &["--preauth"], None)
+    }
+
+    /// As [`Session::start`], with `config` (mbox-imapd.conf(5) lines) as
+    /// the configuration file (`--config <tmp>/mbox-imapd.conf`).
+    pub fn start_with_config(inbox: Inbox<'_>, config: &str) -> Session {
+        Session::spawn(inbox, &["--preauth"], Some(config))
     }
 
     /// As [`Session::start`] but without `--preauth`: for a non-root user the server
     /// must pre-authenticate anyway.
     pub fn start_without_preauth_flag(inbox: Inbox<'_>) -> Session {
-        Session::spawn(inbox, &[])
+        Session::spawn(inbox, &[], None)
     }
 
-    fn spawn(inbox: Inbox<'_>, leading: &[&str]) -> Session {
+    fn spawn(inbox: Inbox<'_>, leading: &[&str], config: Option<&str>) -> Session {
         let dir = tempfile::tempdir().expect("creating temp dir");
         let inbox_path = dir.path().join("inbox");
         let original = match inbox {
@@ -265,9 +271,17 @@ impl Session {
         let mail_dir = dir.path().join("mail");
         std::fs::create_dir(&mail_dir).expect("creating mail dir");
 
+        let mut config_args = Vec::new();
+        if let Some(text) = config {
+            let path = dir.path().join("mbox-imapd.conf");
+            std::fs::write(&path, text).expect("writing the configuration file");
+            config_args = vec!["--config".into(), path.into_os_string()];
+        }
+
         let program = server_bin();
         let mut child = Command::new(&program)
             .args(leading)
+            .args(&config_args)
             .arg("--inbox")
             .arg(&inbox_path)
             .arg("--mail-dir")
