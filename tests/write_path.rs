@@ -348,3 +348,71 @@ fn examine_writes_nothing() {
     c.logout();
     assert_eq!(std::fs::read(&dir.inbox).unwrap(), original);
 }
+
+/// RENAME INBOX while INBOX is selected (as UW imapd and Dovecot do it): every
+/// message, with the flags and keywords this session set (still pending in
+/// memory), moves to the new mailbox; mail delivered since the client last
+/// looked is announced (EXISTS) and moved too; the session sees each
+/// message expunged and INBOX stays selected and empty; another session of
+/// ours sees the expunges at its next NOOP; new mail lands in INBOX again.
+#[test]
+fn rename_of_selected_inbox_moves_everything_and_reports_the_expunges() {
+    if !require("python3", &["--version"], "the RENAME INBOX file check") {
+        return;
+    }
+    let msgs: Vec<_> = (0..5).map(|i| message(&format!("n{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut a = Client::start(&dir, "a");
+    let mut b = Client::start(&dir, "b");
+    a.select("INBOX");
+    b.select("INBOX");
+    a.ok("STORE 2 +FLAGS.SILENT (\\Flagged Work)");
+    a.ok("STORE 3 +FLAGS.SILENT (\\Deleted)");
+    let late = message("n5", 5);
+    deliver_externally(&dir.inbox, std::slice::from_ref(&late));
+
+    let reply = a.ok("RENAME INBOX Saved/Old-INBOX");
+    assert!(reply.tagged.ends_with(" OK RENAME completed"), "{reply:?}");
+    let exists_at = reply.untagged.iter().position(|l| l == "* 6 EXISTS");
+    let first_expunge = reply.untagged.iter().position(|l| l.ends_with(" EXPUNGE"));
+    assert!(
+        exists_at.is_some() && exists_at < first_expunge,
+        "the delivery is announced before the expunges: {reply:?}"
+    );
+    assert_eq!(reply.numbers("EXPUNGE"), [1; 6], "{reply:?}");
+    assert_eq!(a.exists(), 0);
+    assert_eq!(a.command("FETCH 1 FLAGS").status(), "BAD");
+
+    let reply = b.ok("NOOP");
+    assert_eq!(reply.numbers("EXPUNGE").len(), 5, "{reply:?}");
+    assert_eq!(b.exists(), 0);
+    b.logout();
+
+    let saved = dir.mail.join("Saved").join("Old-INBOX");
+    let mut expect = Expect::default();
+    for m in msgs.iter().chain([&late]) {
+        expect.present(m);
+    }
+    expect.flags.insert("n1".into(), "F".into());
+    expect.keywords.insert("n1".into(), vec!["Work".into()]);
+    expect.flags.insert("n2".into(), "D".into());
+    check_mbox(&saved, &expect);
+    check_mbox(&dir.inbox, &Expect::default());
+
+    // INBOX goes on: its UIDs are not handed out again, and new mail arrives.
+    let reply = a.ok("STATUS Saved/Old-INBOX (MESSAGES)");
+    assert!(reply.has("(MESSAGES 6)"), "{reply:?}");
+    deliver_externally(&dir.inbox, &[message("n6", 6)]);
+    let reply = a.ok("NOOP");
+    assert_eq!(reply.numbers("EXISTS"), [1], "{reply:?}");
+    let reply = a.ok("FETCH 1 (UID)");
+    assert_eq!(
+        reply.untagged.first().and_then(|l| uid_in(l)),
+        Some(7),
+        "{reply:?}"
+    );
+    let again = a.command("RENAME INBOX Saved/Old-INBOX");
+    assert!(again.tagged.contains(" NO [ALREADYEXISTS] "), "{again:?}");
+    assert_eq!(a.exists(), 1);
+    a.logout();
+}

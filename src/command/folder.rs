@@ -5,19 +5,23 @@
 //! `mailstore::folders`. The hard cases are INBOX's: it always exists, so it
 //! cannot be created, deleted or renamed onto; it has no inferiors; and
 //! RENAME INBOX moves its messages into a new mailbox and empties the spool
-//! file in place (folders/inbox.rs), which this session refuses while it has
-//! INBOX selected, since emptying the file under its own map would fault.
+//! file in place (folders/inbox.rs). While this session has INBOX selected
+//! the file cannot be emptied under its own map, so the messages are moved
+//! the way MOVE moves them (copy, fsync, then expunge), and the client sees
+//! them expunged, as UW imapd and Dovecot show it.
 //!
 //! [`From<FolderError>`](FolderError) is the one place a folder error becomes
 //! a client answer: the detail is logged, the client gets the reason.
 
+use std::io::Write;
 use std::path::Path;
 
 use super::mailbox::resolve;
-use super::{CommandError, CommandResult, Completion, Context};
+use super::{CommandError, CommandResult, Completion, Context, Selected, copy, updates};
 use crate::mailstore::folders::{self, FolderError, Tree};
-use crate::response::Code;
+use crate::response::{Code, ResponseWriter};
 use crate::special_use::Use;
+use crate::types::{Numbering, SequenceSet};
 
 /// CREATE name (RFC 3501 §6.3.3). A trailing `/` creates a folder that
 /// holds folders (a directory); otherwise a mailbox file with UW's
@@ -112,9 +116,16 @@ pub fn delete(ctx: &Context, name: &[u8]) -> CommandResult {
     Ok(Completion::done("DELETE"))
 }
 
-/// RENAME from to (RFC 3501 §6.3.5). `selected` is the file of the mailbox
-/// this session has selected, if any.
-pub fn rename(ctx: &Context, from: &[u8], to: &[u8], selected: Option<&Path>) -> CommandResult {
+/// RENAME from to (RFC 3501 §6.3.5). `selected` is the mailbox this
+/// session has selected, if any: a RENAME of INBOX while INBOX is selected
+/// tells it of the expunges on `out`.
+pub fn rename<W: Write>(
+    ctx: &Context,
+    from: &[u8],
+    to: &[u8],
+    selected: Option<&mut Selected>,
+    out: &mut ResponseWriter<W>,
+) -> CommandResult {
     let trim = |n: &'_ [u8]| -> Vec<u8> {
         n.strip_suffix(b"/")
             .filter(|n| !n.is_empty())
@@ -128,11 +139,8 @@ pub fn rename(ctx: &Context, from: &[u8], to: &[u8], selected: Option<&Path>) ->
         return Err(already_exists("INBOX always exists"));
     }
     if source.is_inbox {
-        if selected == Some(ctx.inbox.as_path()) {
-            return Err(CommandError::no_code(
-                Code::InUse,
-                "INBOX is selected; CLOSE or UNSELECT it before renaming it",
-            ));
+        if let Some(selected) = selected.filter(|s| s.mailbox.path() == ctx.inbox.as_path()) {
+            return rename_selected_inbox(ctx, selected, &to, &target.path, out);
         }
         folders::rename_inbox(
             &ctx.mail_dir,
@@ -145,6 +153,57 @@ pub fn rename(ctx: &Context, from: &[u8], to: &[u8], selected: Option<&Path>) ->
     }
     let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
     folders::rename(&tree, &source.path, &target.path, &ctx.locking)?;
+    Ok(Completion::done("RENAME"))
+}
+
+/// RENAME INBOX while this session has it selected: the new mailbox is
+/// created, every message the client knows of (after others' changes are
+/// reported) is copied into it with its flags, keywords and INTERNALDATE
+/// (fsynced, all or nothing), and only then expunged from INBOX, with the
+/// `* n EXPUNGE`s the client must see; INBOX stays selected, empty but for
+/// mail delivered meanwhile, which stays in INBOX. A kill at any point
+/// leaves each message in INBOX, in the new mailbox, or in both. Read-only
+/// (EXAMINE): nothing may be expunged, so `NO [INUSE]`.
+fn rename_selected_inbox<W: Write>(
+    ctx: &Context,
+    selected: &mut Selected,
+    to: &[u8],
+    to_path: &Path,
+    out: &mut ResponseWriter<W>,
+) -> CommandResult {
+    if selected.read_only {
+        return Err(CommandError::no_code(
+            Code::InUse,
+            "INBOX is selected read-only; CLOSE it, or SELECT it, before renaming it",
+        ));
+    }
+    updates::sync(selected, out)?;
+    folders::create_mailbox(&ctx.mail_dir, to_path, &ctx.host)?;
+    let moved: Vec<u32> = selected
+        .mailbox
+        .entries()
+        .iter()
+        .map(|e| e.uid.get())
+        .collect();
+    if moved.is_empty() {
+        return Ok(Completion::done("RENAME"));
+    }
+    let uids = SequenceSet::of_ascending(moved.iter().copied());
+    if let Err(e) = copy::copy(ctx, selected, &uids, to, Numbering::Uid) {
+        // Nothing was copied (COPY is all or nothing): take back the new,
+        // empty mailbox, so the RENAME changed nothing.
+        let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
+        if let Err(undo) = folders::delete(&tree, to_path, &ctx.locking) {
+            log::warn!("RENAME INBOX: the new empty mailbox stays: {undo}");
+        }
+        return Err(e);
+    }
+    copy::expunge_moved(selected, &moved, &uids, out)?;
+    log::info!(
+        "renamed selected INBOX: {} messages moved to {}",
+        moved.len(),
+        to_path.display()
+    );
     Ok(Completion::done("RENAME"))
 }
 
