@@ -553,7 +553,9 @@ fn file_size_limit_fails_cleanly_or_succeeds() {
 /// RENAME INBOX with INBOX selected: at a crash (or ENOSPC, or a torn write)
 /// at every write call, and after recovery (opening both files), each of
 /// INBOX's messages is in INBOX, in the new mailbox, or in both, and never
-/// twice in one; each file holds all of them or none; no journal is left;
+/// twice in one; each file holds all of them or none (the fixture is one
+/// copy batch: a larger INBOX may leave part of a copy beside a whole
+/// INBOX, see folder.rs); no journal is left;
 /// a delivery made after the crash is in INBOX once. ENOSPC before the copy
 /// is complete leaves no new mailbox.
 #[test]

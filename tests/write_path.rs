@@ -416,3 +416,43 @@ fn rename_of_selected_inbox_moves_everything_and_reports_the_expunges() {
     assert_eq!(a.exists(), 1);
     a.logout();
 }
+
+/// A selected INBOX larger than one copy batch (16 MB) is renamed in
+/// batches: every message arrives once, in order, with its flags, and the
+/// session sees every one expunged.
+#[test]
+fn rename_of_a_large_selected_inbox_copies_in_batches() {
+    let line = format!("{}\n", "x".repeat(76));
+    let mut mbox = Vec::new();
+    for i in 0..30 {
+        mbox.extend_from_slice(
+            format!(
+                "From big{i}@example.org Thu Nov 26 10:00:00 2026\n\
+                 Subject: big {i}\nMessage-ID: <big{i}@write-tests>\n\n{}\n",
+                line.repeat(12_000)
+            )
+            .as_bytes(),
+        );
+    }
+    assert!(mbox.len() > 25 * 1024 * 1024);
+    let dir = Dir::with_inbox(&mbox);
+    let mut a = Client::start(&dir, "a");
+    a.select("INBOX");
+    a.ok("STORE 30 +FLAGS.SILENT (\\Answered)");
+    let reply = a.ok("RENAME INBOX Big");
+    assert_eq!(reply.numbers("EXPUNGE"), [1; 30]);
+    assert_eq!(a.exists(), 0);
+    let log = std::fs::read_to_string(dir.log_path("a")).unwrap();
+    assert!(
+        log.contains("moved to") && log.contains(" in 2 batches"),
+        "{log}"
+    );
+    a.select("Big");
+    let ids = a.message_ids();
+    let want: Vec<String> = (0..30).map(|i| format!("big{i}")).collect();
+    assert_eq!(ids.values().cloned().collect::<Vec<_>>(), want);
+    let reply = a.ok("FETCH 29:30 FLAGS");
+    assert!(reply.untagged[1].contains("\\Answered"), "{reply:?}");
+    assert!(!reply.untagged[0].contains("\\Answered"), "{reply:?}");
+    a.logout();
+}

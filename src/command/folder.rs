@@ -156,14 +156,21 @@ pub fn rename<W: Write>(
     Ok(Completion::done("RENAME"))
 }
 
+/// How many octets of messages one append into the new mailbox carries when
+/// a selected INBOX is renamed: a large INBOX is copied in batches, so the
+/// session holds at most this much (or one larger message) in memory.
+const COPY_BATCH_OCTETS: u64 = 16 * 1024 * 1024;
+
 /// RENAME INBOX while this session has it selected: the new mailbox is
 /// created, every message the client knows of (after others' changes are
 /// reported) is copied into it with its flags, keywords and INTERNALDATE
-/// (fsynced, all or nothing), and only then expunged from INBOX, with the
-/// `* n EXPUNGE`s the client must see; INBOX stays selected, empty but for
-/// mail delivered meanwhile, which stays in INBOX. A kill at any point
-/// leaves each message in INBOX, in the new mailbox, or in both. Read-only
-/// (EXAMINE): nothing may be expunged, so `NO [INUSE]`.
+/// (in batches of [`COPY_BATCH_OCTETS`], each fsynced), and only then
+/// expunged from INBOX, with the `* n EXPUNGE`s the client must see; INBOX
+/// stays selected, empty but for mail delivered meanwhile, which stays in
+/// INBOX. Should a batch fail, the new mailbox is deleted again and INBOX is
+/// untouched. A kill at any point leaves every message in INBOX (and some
+/// perhaps in the new mailbox too), or every message in the new mailbox.
+/// Read-only (EXAMINE): nothing may be expunged, so `NO [INUSE]`.
 fn rename_selected_inbox<W: Write>(
     ctx: &Context,
     selected: &mut Selected,
@@ -179,32 +186,57 @@ fn rename_selected_inbox<W: Write>(
     }
     updates::sync(selected, out)?;
     folders::create_mailbox(&ctx.mail_dir, to_path, &ctx.host)?;
-    let moved: Vec<u32> = selected
-        .mailbox
-        .entries()
-        .iter()
-        .map(|e| e.uid.get())
-        .collect();
-    if moved.is_empty() {
-        return Ok(Completion::done("RENAME"));
-    }
-    let uids = SequenceSet::of_ascending(moved.iter().copied());
-    if let Err(e) = copy::copy(ctx, selected, &uids, to, Numbering::Uid) {
-        // Nothing was copied (COPY is all or nothing): take back the new,
-        // empty mailbox, so the RENAME changed nothing.
-        let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
-        if let Err(undo) = folders::delete(&tree, to_path, &ctx.locking) {
-            log::warn!("RENAME INBOX: the new empty mailbox stays: {undo}");
+    let entries = selected.mailbox.entries();
+    let moved: Vec<u32> = entries.iter().map(|e| e.uid.get()).collect();
+    let batches = batches(
+        entries
+            .iter()
+            .map(|e| (e.uid.get(), u64::from(e.rfc822_size))),
+        COPY_BATCH_OCTETS,
+    );
+    for batch in &batches {
+        let set = SequenceSet::of_ascending(batch.iter().copied());
+        if let Err(e) = copy::copy(ctx, selected, &set, to, Numbering::Uid) {
+            // INBOX is untouched: take back the new mailbox, so the RENAME
+            // changed nothing.
+            let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
+            if let Err(undo) = folders::delete(&tree, to_path, &ctx.locking) {
+                log::warn!("RENAME INBOX: the new mailbox could not be taken back: {undo}");
+            }
+            return Err(e);
         }
-        return Err(e);
     }
-    copy::expunge_moved(selected, &moved, &uids, out)?;
+    if !moved.is_empty() {
+        let uids = SequenceSet::of_ascending(moved.iter().copied());
+        copy::expunge_moved(selected, &moved, &uids, out)?;
+    }
     log::info!(
-        "renamed selected INBOX: {} messages moved to {}",
+        "renamed selected INBOX: {} messages moved to {} in {} batches",
         moved.len(),
-        to_path.display()
+        to_path.display(),
+        batches.len()
     );
     Ok(Completion::done("RENAME"))
+}
+
+/// Splits `(uid, octets)` into runs of consecutive UIDs of at most `limit`
+/// octets each (a larger message is a run of its own).
+fn batches(messages: impl Iterator<Item = (u32, u64)>, limit: u64) -> Vec<Vec<u32>> {
+    let mut runs: Vec<Vec<u32>> = Vec::new();
+    let mut octets = 0u64;
+    for (uid, size) in messages {
+        match runs.last_mut() {
+            Some(run) if octets.saturating_add(size) <= limit => {
+                run.push(uid);
+                octets = octets.saturating_add(size);
+            }
+            _ => {
+                runs.push(vec![uid]);
+                octets = size;
+            }
+        }
+    }
+    runs
 }
 
 /// SUBSCRIBE name (RFC 3501 §6.3.6): any valid name, existing or not (the
@@ -275,5 +307,26 @@ impl From<FolderError> for CommandError {
             },
             FolderError::Store(_) => CommandError::no_code(Code::ServerBug, "The operation failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches;
+
+    #[test]
+    fn batches_stay_under_the_limit_and_keep_uid_order() {
+        let sizes = [(1, 4), (2, 4), (3, 3), (5, 10), (8, 1), (9, 9)];
+        assert_eq!(
+            batches(sizes.into_iter(), 10),
+            [vec![1, 2], vec![3], vec![5], vec![8, 9]]
+        );
+        assert_eq!(batches(sizes.into_iter(), 100), [vec![1, 2, 3, 5, 8, 9]]);
+        // A message over the limit travels alone.
+        assert_eq!(
+            batches([(1, 50), (2, 1)].into_iter(), 10),
+            [vec![1], vec![2]]
+        );
+        assert!(batches(std::iter::empty(), 10).is_empty());
     }
 }
