@@ -3,10 +3,12 @@
 //! Nothing here touches the user's files or reads the environment: `main`
 //! passes the arguments, and the file's text when `--config` names one, and
 //! gets back either a complete `Config` or an error that names the offending
-//! argument or line. Nothing is half-applied.
+//! argument or line. Nothing is half-applied. Likewise [`preauth_home`] is
+//! given `$HOME` and a directory check, and decides the pre-authenticated
+//! session's home.
 
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -32,8 +34,10 @@ options:
   --inbox PATH       INBOX file (default: $MAIL, else <spool dir>/<user>;
                      spool dir /var/mail)
   --mail-dir DIR     directory of the other mailboxes (default: ~/mail)
-  --home DIR         home directory (default: from the password database); holds
-                     the subscription list .mailboxlist and a relative --mail-dir
+  --home DIR         home directory of a pre-authenticated session (default:
+                     $HOME if it is an existing directory, else from the
+                     password database); holds the subscription list
+                     .mailboxlist and a relative --mail-dir
   --config FILE      configuration file (default: /etc/mbox-imapd.conf if it exists)
   --log TARGET       syslog (default) or stderr
   --tls              implicit TLS (imaps, port 993): handshake before the
@@ -663,6 +667,96 @@ fn parse_facility(v: &str) -> Option<LogFacility> {
     }
 }
 
+/// Where a pre-authenticated session's home directory came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomeSource {
+    /// `--home`.
+    Flag,
+    /// `$HOME`, as UW's c-client takes it (`myhomedir`).
+    Environment,
+    /// The password database (`/` when its entry has none).
+    Passwd,
+}
+
+impl HomeSource {
+    /// The name in log lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HomeSource::Flag => "flag",
+            HomeSource::Environment => "env",
+            HomeSource::Passwd => "passwd",
+        }
+    }
+}
+
+/// A pre-authenticated session's home directory (the subscription list
+/// `.mailboxlist`, and the base of a relative mail directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreauthHome {
+    pub path: PathBuf,
+    pub source: HomeSource,
+    /// Why a set `$HOME` was not used, for the log.
+    pub ignored: Option<String>,
+}
+
+/// What `$HOME` may say to a pre-authenticated session.
+#[derive(Debug, Clone, Copy)]
+pub struct HomeInputs<'a> {
+    /// `--home`.
+    pub flag: Option<&'a Path>,
+    /// `$HOME` as the environment has it (`None`: unset).
+    pub env: Option<&'a OsStr>,
+    /// Whether the process runs with its own identity (real uid = effective
+    /// uid): the environment is then the user's own, to be believed.
+    pub own_identity: bool,
+    /// The home directory in the password database.
+    pub passwd: &'a Path,
+}
+
+/// The home of a pre-authenticated session, as UW's c-client chooses it, for
+/// a process that already runs as the user (an ssh tunnel, `--preauth`): an
+/// explicit `--home` wins; then `$HOME` if it names an existing directory by
+/// an absolute path; then the password database. A `$HOME` that is set but
+/// not used is reported in `ignored`. Never called for logins: a server
+/// started as root by inetd serves the user's passwd home, whatever its own
+/// environment says. `is_dir` is the file-system check (`main` passes
+/// [`Path::is_dir`]), so that this stays pure.
+pub fn preauth_home(inputs: HomeInputs<'_>, is_dir: impl Fn(&Path) -> bool) -> PreauthHome {
+    let passwd = || {
+        if inputs.passwd.as_os_str().is_empty() {
+            PathBuf::from("/")
+        } else {
+            inputs.passwd.to_owned()
+        }
+    };
+    if let Some(flag) = inputs.flag {
+        return PreauthHome {
+            path: flag.to_owned(),
+            source: HomeSource::Flag,
+            ignored: None,
+        };
+    }
+    let env = inputs.env.filter(|h| !h.is_empty()).map(Path::new);
+    let refused = match env {
+        None => None,
+        Some(_) if !inputs.own_identity => Some("the process runs set-uid".to_owned()),
+        Some(home) if !home.is_absolute() => Some("not an absolute path".to_owned()),
+        Some(home) if !is_dir(home) => Some("not an existing directory".to_owned()),
+        Some(home) => {
+            return PreauthHome {
+                path: home.to_owned(),
+                source: HomeSource::Environment,
+                ignored: None,
+            };
+        }
+    };
+    PreauthHome {
+        path: passwd(),
+        source: HomeSource::Passwd,
+        ignored: refused,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,5 +1064,86 @@ mod tests {
         };
         assert_eq!(c.mail_dir, PathBuf::from("/m"));
         assert_eq!(c.log, LogTarget::Syslog);
+    }
+
+    fn home_inputs<'a>(flag: Option<&'a str>, env: Option<&'a str>) -> HomeInputs<'a> {
+        HomeInputs {
+            flag: flag.map(Path::new),
+            env: env.map(OsStr::new),
+            own_identity: true,
+            passwd: Path::new("/home/pw"),
+        }
+    }
+
+    fn dirs_are(existing: &'static [&'static str]) -> impl Fn(&Path) -> bool {
+        move |p: &Path| existing.iter().any(|d| Path::new(d) == p)
+    }
+
+    #[test]
+    fn preauth_home_flag_wins_over_home_and_passwd() {
+        let h = preauth_home(
+            home_inputs(Some("/flag"), Some("/env")),
+            dirs_are(&["/env"]),
+        );
+        assert_eq!(
+            h,
+            PreauthHome {
+                path: PathBuf::from("/flag"),
+                source: HomeSource::Flag,
+                ignored: None
+            }
+        );
+    }
+
+    #[test]
+    fn preauth_home_takes_home_when_it_is_an_existing_directory() {
+        let h = preauth_home(home_inputs(None, Some("/env")), dirs_are(&["/env"]));
+        assert_eq!(
+            (h.path.as_path(), h.source),
+            (Path::new("/env"), HomeSource::Environment)
+        );
+        assert_eq!(h.ignored, None);
+    }
+
+    #[test]
+    fn preauth_home_ignores_a_home_that_is_not_a_directory_and_says_why() {
+        for (env, why) in [
+            ("/missing", "not an existing directory"),
+            ("relative/dir", "not an absolute path"),
+        ] {
+            let h = preauth_home(home_inputs(None, Some(env)), dirs_are(&["relative/dir"]));
+            assert_eq!(
+                (h.path.as_path(), h.source),
+                (Path::new("/home/pw"), HomeSource::Passwd)
+            );
+            assert_eq!(h.ignored.as_deref(), Some(why), "{env}");
+        }
+    }
+
+    #[test]
+    fn preauth_home_unset_or_empty_is_the_passwd_home_silently() {
+        for env in [None, Some("")] {
+            let h = preauth_home(home_inputs(None, env), |_: &Path| true);
+            assert_eq!(
+                (h.path.as_path(), h.source),
+                (Path::new("/home/pw"), HomeSource::Passwd)
+            );
+            assert_eq!(h.ignored, None);
+        }
+        let mut no_home = home_inputs(None, None);
+        no_home.passwd = Path::new("");
+        assert_eq!(
+            preauth_home(no_home, |_: &Path| true).path,
+            PathBuf::from("/")
+        );
+    }
+
+    #[test]
+    fn preauth_home_is_not_believed_from_a_set_uid_process() {
+        let mut inputs = home_inputs(None, Some("/env"));
+        inputs.own_identity = false;
+        let h = preauth_home(inputs, |_: &Path| true);
+        assert_eq!(h.source, HomeSource::Passwd);
+        assert_eq!(h.ignored.as_deref(), Some("the process runs set-uid"));
     }
 }

@@ -375,11 +375,31 @@ fn user_context(config: &Config) -> Result<Context, String> {
     let user = nix::unistd::User::from_uid(uid)
         .map_err(|e| format!("looking up uid {uid}: {e}"))?
         .ok_or_else(|| format!("uid {uid} has no passwd entry"))?;
-    let home = match &config.home {
-        Some(home) => home.clone(),
-        None if user.dir.as_os_str().is_empty() => PathBuf::from("/"),
-        None => user.dir.clone(),
-    };
+    // Already running as the user (a tunnel, `--preauth`): $HOME is the
+    // user's own, and c-client honours it (config::preauth_home).
+    let env_home = std::env::var_os("HOME");
+    let home = config::preauth_home(
+        config::HomeInputs {
+            flag: config.home.as_deref(),
+            env: env_home.as_deref(),
+            own_identity: uid == nix::unistd::geteuid(),
+            passwd: &user.dir,
+        },
+        Path::is_dir,
+    );
+    if let Some(why) = &home.ignored {
+        log::warn!(
+            "event=home-ignored home={:?} reason={why:?} using={}",
+            env_home.unwrap_or_default(),
+            home.path.display()
+        );
+    }
+    log::info!(
+        "event=home home={} from={}",
+        home.path.display(),
+        home.source.as_str()
+    );
+    let home = home.path;
     let inbox = config
         .inbox
         .clone()

@@ -460,7 +460,7 @@ fn rename_inbox_moves_every_message_and_leaves_inbox_empty_in_place() {
         "a STATUS INBOX (MESSAGES UNSEEN UIDNEXT)\nb RENAME INBOX Archive/2026\n\
          c STATUS INBOX (MESSAGES UIDNEXT)\nd STATUS Archive/2026 (MESSAGES UNSEEN UIDNEXT RECENT)\n\
          e SELECT Archive/2026\nf FETCH 1:3 (UID FLAGS)\ng RENAME INBOX Archive/2026\n\
-         h SELECT INBOX\ni RENAME INBOX Elsewhere\n",
+         h SELECT INBOX\ni RENAME INBOX Elsewhere\nj EXAMINE INBOX\nk RENAME INBOX Other\n",
     );
     assert_eq!(
         t.untagged("a"),
@@ -481,13 +481,18 @@ fn rename_inbox_moves_every_message_and_leaves_inbox_empty_in_place() {
         ]
     );
     assert_eq!(t.tagged("g"), "g NO [ALREADYEXISTS] Mailbox already exists");
+    // Selected (and empty): renamed as UW does, to a new empty mailbox.
+    assert_eq!(t.tagged("i"), "i OK RENAME completed");
+    assert!(t.untagged("i").is_empty(), "{}", t.out);
+    assert!(a.mail("Elsewhere").is_file());
+    // Selected read-only: nothing may be expunged from it.
     assert_eq!(
-        t.tagged("i"),
-        "i NO [INUSE] INBOX is selected; CLOSE or UNSELECT it before renaming it"
+        t.tagged("k"),
+        "k NO [INUSE] INBOX is selected read-only; CLOSE it, or SELECT it, before renaming it"
     );
     let meta = fs::metadata(a.inbox()).unwrap();
     assert_eq!((meta.len(), meta.ino()), (0, inode));
-    assert!(!a.mail("Elsewhere").exists());
+    assert!(!a.mail("Other").exists());
 }
 
 #[test]

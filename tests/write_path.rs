@@ -348,3 +348,111 @@ fn examine_writes_nothing() {
     c.logout();
     assert_eq!(std::fs::read(&dir.inbox).unwrap(), original);
 }
+
+/// RENAME INBOX while INBOX is selected (as UW imapd and Dovecot do it): every
+/// message, with the flags and keywords this session set (still pending in
+/// memory), moves to the new mailbox; mail delivered since the client last
+/// looked is announced (EXISTS) and moved too; the session sees each
+/// message expunged and INBOX stays selected and empty; another session of
+/// ours sees the expunges at its next NOOP; new mail lands in INBOX again.
+#[test]
+fn rename_of_selected_inbox_moves_everything_and_reports_the_expunges() {
+    if !require("python3", &["--version"], "the RENAME INBOX file check") {
+        return;
+    }
+    let msgs: Vec<_> = (0..5).map(|i| message(&format!("n{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut a = Client::start(&dir, "a");
+    let mut b = Client::start(&dir, "b");
+    a.select("INBOX");
+    b.select("INBOX");
+    a.ok("STORE 2 +FLAGS.SILENT (\\Flagged Work)");
+    a.ok("STORE 3 +FLAGS.SILENT (\\Deleted)");
+    let late = message("n5", 5);
+    deliver_externally(&dir.inbox, std::slice::from_ref(&late));
+
+    let reply = a.ok("RENAME INBOX Saved/Old-INBOX");
+    assert!(reply.tagged.ends_with(" OK RENAME completed"), "{reply:?}");
+    let exists_at = reply.untagged.iter().position(|l| l == "* 6 EXISTS");
+    let first_expunge = reply.untagged.iter().position(|l| l.ends_with(" EXPUNGE"));
+    assert!(
+        exists_at.is_some() && exists_at < first_expunge,
+        "the delivery is announced before the expunges: {reply:?}"
+    );
+    assert_eq!(reply.numbers("EXPUNGE"), [1; 6], "{reply:?}");
+    assert_eq!(a.exists(), 0);
+    assert_eq!(a.command("FETCH 1 FLAGS").status(), "BAD");
+
+    let reply = b.ok("NOOP");
+    assert_eq!(reply.numbers("EXPUNGE").len(), 5, "{reply:?}");
+    assert_eq!(b.exists(), 0);
+    b.logout();
+
+    let saved = dir.mail.join("Saved").join("Old-INBOX");
+    let mut expect = Expect::default();
+    for m in msgs.iter().chain([&late]) {
+        expect.present(m);
+    }
+    expect.flags.insert("n1".into(), "F".into());
+    expect.keywords.insert("n1".into(), vec!["Work".into()]);
+    expect.flags.insert("n2".into(), "D".into());
+    check_mbox(&saved, &expect);
+    check_mbox(&dir.inbox, &Expect::default());
+
+    // INBOX goes on: its UIDs are not handed out again, and new mail arrives.
+    let reply = a.ok("STATUS Saved/Old-INBOX (MESSAGES)");
+    assert!(reply.has("(MESSAGES 6)"), "{reply:?}");
+    deliver_externally(&dir.inbox, &[message("n6", 6)]);
+    let reply = a.ok("NOOP");
+    assert_eq!(reply.numbers("EXISTS"), [1], "{reply:?}");
+    let reply = a.ok("FETCH 1 (UID)");
+    assert_eq!(
+        reply.untagged.first().and_then(|l| uid_in(l)),
+        Some(7),
+        "{reply:?}"
+    );
+    let again = a.command("RENAME INBOX Saved/Old-INBOX");
+    assert!(again.tagged.contains(" NO [ALREADYEXISTS] "), "{again:?}");
+    assert_eq!(a.exists(), 1);
+    a.logout();
+}
+
+/// A selected INBOX larger than one copy batch (16 MB) is renamed in
+/// batches: every message arrives once, in order, with its flags, and the
+/// session sees every one expunged.
+#[test]
+fn rename_of_a_large_selected_inbox_copies_in_batches() {
+    let line = format!("{}\n", "x".repeat(76));
+    let mut mbox = Vec::new();
+    for i in 0..30 {
+        mbox.extend_from_slice(
+            format!(
+                "From big{i}@example.org Thu Nov 26 10:00:00 2026\n\
+                 Subject: big {i}\nMessage-ID: <big{i}@write-tests>\n\n{}\n",
+                line.repeat(12_000)
+            )
+            .as_bytes(),
+        );
+    }
+    assert!(mbox.len() > 25 * 1024 * 1024);
+    let dir = Dir::with_inbox(&mbox);
+    let mut a = Client::start(&dir, "a");
+    a.select("INBOX");
+    a.ok("STORE 30 +FLAGS.SILENT (\\Answered)");
+    let reply = a.ok("RENAME INBOX Big");
+    assert_eq!(reply.numbers("EXPUNGE"), [1; 30]);
+    assert_eq!(a.exists(), 0);
+    let log = std::fs::read_to_string(dir.log_path("a")).unwrap();
+    assert!(
+        log.contains("moved to") && log.contains(" in 2 batches"),
+        "{log}"
+    );
+    a.select("Big");
+    let ids = a.message_ids();
+    let want: Vec<String> = (0..30).map(|i| format!("big{i}")).collect();
+    assert_eq!(ids.values().cloned().collect::<Vec<_>>(), want);
+    let reply = a.ok("FETCH 29:30 FLAGS");
+    assert!(reply.untagged[1].contains("\\Answered"), "{reply:?}");
+    assert!(!reply.untagged[0].contains("\\Answered"), "{reply:?}");
+    a.logout();
+}

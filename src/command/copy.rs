@@ -228,8 +228,24 @@ pub fn move_messages<W: std::io::Write>(
     let uids = SequenceSet::of_ascending(moved.iter().copied());
     let copied = copy(ctx, selected, &uids, mailbox, Numbering::Uid)?;
     out.untagged_status(Status::Ok, copied.code.as_ref(), "Moved UIDs")?;
+    expunge_moved(selected, &moved, &uids, out)?;
+    Ok(Completion::done("MOVE"))
+}
+
+/// The second half of a move: the messages `moved` (UIDs, ascending; `uids`
+/// the same as a set) are on disk in their destination; mark them \Deleted
+/// and expunge them (only them), with the `* n EXPUNGE` the client must see.
+/// Should the expunge fail, the \Deleted is taken back and the client hears
+/// NO: the messages are then in both mailboxes. Also RENAME of a selected
+/// INBOX (folder.rs).
+pub(super) fn expunge_moved<W: std::io::Write>(
+    selected: &mut Selected,
+    moved: &[u32],
+    uids: &SequenceSet,
+    out: &mut ResponseWriter<W>,
+) -> Result<(), CommandError> {
     let mut marked = Vec::new();
-    for &uid in &moved {
+    for &uid in moved {
         let Ok(index) = selected.mailbox.index_of_uid(uid) else {
             continue;
         };
@@ -242,8 +258,8 @@ pub fn move_messages<W: std::io::Write>(
             Err(e) => log::warn!("MOVE: marking UID {uid} \\Deleted: {e}"),
         }
     }
-    match super::expunge::expunge_synced(selected, Some(&uids), out) {
-        Ok(_) => Ok(Completion::done("MOVE")),
+    match super::expunge::expunge_synced(selected, Some(uids), out) {
+        Ok(_) => Ok(()),
         Err(e) => {
             for uid in marked {
                 if let Ok(index) = selected.mailbox.index_of_uid(uid) {

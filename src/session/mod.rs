@@ -848,8 +848,11 @@ impl Session {
             } => command::folder::create(&self.context, &mailbox.0, special_use.as_deref()),
             C::Delete { mailbox } => command::folder::delete(&self.context, &mailbox.0),
             C::Rename { from, to } => {
-                let selected = self.selected_ref().map(|s| s.mailbox.path());
-                command::folder::rename(&self.context, &from.0, &to.0, selected)
+                let selected = match &mut self.state {
+                    State::Selected(sel) => Some(sel.as_mut()),
+                    _ => None,
+                };
+                command::folder::rename(&self.context, &from.0, &to.0, selected, out)
             }
             C::Subscribe { mailbox } => command::folder::subscribe(&self.context, &mailbox.0),
             C::Unsubscribe { mailbox } => command::folder::unsubscribe(&self.context, &mailbox.0),
