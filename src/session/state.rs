@@ -71,6 +71,7 @@ pub fn is_allowed(state: &State, body: &CommandBody) -> Result<(), &'static str>
             | C::Move { .. }
             | C::Sort { .. }
             | C::Thread { .. }
+            | C::CancelUpdate(_)
     );
     if any {
         return Ok(());
