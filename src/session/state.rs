@@ -123,5 +123,8 @@ mod tests {
         let uid_expunge =
             CommandBody::UidExpunge(crate::types::SequenceSet::single(std::num::NonZeroU32::MIN));
         assert!(is_allowed(&State::Authenticated, &uid_expunge).is_err());
+        // RFC 5267 §5: CANCELUPDATE is a command-select.
+        let cancel = CommandBody::CancelUpdate(vec!["a".into()]);
+        assert!(is_allowed(&State::Authenticated, &cancel).is_err());
     }
 }
