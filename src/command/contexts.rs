@@ -23,9 +23,13 @@
 //! being where the run's first message stands in the new result. Sort keys
 //! never change for a message, so the messages kept keep their order.
 //!
-//! Cost: a context re-runs only when the mailbox changed (a fingerprint of
-//! UIDs, flags and keywords); at most [`MAX_CONTEXTS`] live at once, each
-//! holding its criteria and one UID per matching message.
+//! Cost: message text never changes, so when the mailbox changed only the
+//! messages that are new or whose flags or keywords changed are tested
+//! again (a [`Snapshot`] of UIDs, flags and keywords, 9 bytes a message,
+//! tells which); criteria that depend on the numbering or the clock
+//! (sequence sets, UID sets, OLDER/YOUNGER) run again in full. At most
+//! [`MAX_CONTEXTS`] live at once, each holding its criteria and one UID per
+//! matching message.
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -59,6 +63,60 @@ pub enum Query {
 impl Query {
     fn ordered(&self) -> bool {
         matches!(self, Query::Sort { .. })
+    }
+
+    fn key(&self) -> &SearchKey {
+        match self {
+            Query::Search { criteria, .. } => criteria,
+            Query::Sort { search, .. } => search,
+        }
+    }
+
+    fn charset(&self) -> Option<&str> {
+        match self {
+            Query::Search { charset, .. } => charset.as_deref(),
+            Query::Sort { charset, .. } => Some(charset),
+        }
+    }
+
+    fn depends_on_mailbox(&self) -> bool {
+        depends_on_mailbox(self.key())
+    }
+
+    /// The result now, from the last one (`old`, context order) and what
+    /// changed since: the changed messages are tested again, the others
+    /// keep their answer.
+    fn rerun(
+        &self,
+        selected: &mut Selected,
+        old: &[u32],
+        changes: &Changes,
+    ) -> Result<Vec<u32>, CommandError> {
+        let retested =
+            search::matching_among(selected, self.charset(), self.key(), Some(&changes.changed))?;
+        let mut members: Vec<u32> = old
+            .iter()
+            .copied()
+            .filter(|u| !changes.gone.contains(u) && !changes.changed.contains(u))
+            .chain(retested.iter().map(|h| h.uid))
+            .collect();
+        let Query::Sort { criteria, .. } = self else {
+            // Mailbox order is UID order.
+            members.sort_unstable();
+            return Ok(members);
+        };
+        let mailbox = &selected.mailbox;
+        let numbers = super::SeqNumbers::of(mailbox);
+        let mut hits: Vec<Hit> = members
+            .into_iter()
+            .filter_map(|uid| {
+                let index = mailbox.index_of_uid(uid).ok()?;
+                let seq = numbers.seq(index)?;
+                Some(Hit { index, seq, uid })
+            })
+            .collect();
+        sort::order(selected, criteria, &mut hits);
+        Ok(hits.iter().map(|h| h.uid).collect())
     }
 
     /// The result now, as UIDs in context order.
@@ -97,8 +155,8 @@ pub struct Contexts {
     /// The client's numbering when last looked at: `known[seq - 1]` is that
     /// message's UID. Kept only while a context lives.
     known: Vec<u32>,
-    /// The mailbox's fingerprint when the contexts last ran.
-    ran_on: Option<u64>,
+    /// The mailbox when the contexts last ran.
+    ran_on: Option<Snapshot>,
 }
 
 impl Contexts {
@@ -142,7 +200,12 @@ impl Contexts {
             result: uids,
         });
         self.known = client_uids(mailbox);
-        self.ran_on = Some(fingerprint(mailbox));
+        // With other contexts live, the snapshot they last ran on stays:
+        // what changed since is tested again for all of them (the new one
+        // gets the same answers again, and so says nothing).
+        if self.ran_on.is_none() {
+            self.ran_on = Some(Snapshot::of(mailbox));
+        }
         Ok(())
     }
 
@@ -218,24 +281,33 @@ pub fn sync<W: Write>(selected: &mut Selected, out: &mut ResponseWriter<W>) -> i
     }
     let mut contexts = std::mem::take(&mut selected.contexts);
     contexts.known = client_uids(&selected.mailbox);
-    let now = fingerprint(&selected.mailbox);
-    let written = if contexts.ran_on == Some(now) {
-        Ok(())
-    } else {
-        contexts.ran_on = Some(now);
-        rerun(&mut contexts, selected, out)
+    let now = Snapshot::of(&selected.mailbox);
+    let written = match contexts.ran_on.take() {
+        Some(before) if before == now => Ok(()),
+        before => {
+            let changes = before.as_ref().and_then(|b| b.changes(&now));
+            rerun(&mut contexts, selected, changes.as_ref(), out)
+        }
     };
+    contexts.ran_on = Some(now);
     selected.contexts = contexts;
     written
 }
 
+/// Runs every context again: in full, or, given the `changes` since the
+/// last run, over the changed messages only where the criteria allow.
 fn rerun<W: Write>(
     contexts: &mut Contexts,
     selected: &mut Selected,
+    changes: Option<&Changes>,
     out: &mut ResponseWriter<W>,
 ) -> io::Result<()> {
     for live in &mut contexts.live {
-        let new = match live.program.run(selected) {
+        let new = match changes.filter(|_| !live.program.depends_on_mailbox()) {
+            Some(changes) => live.program.rerun(selected, &live.result, changes),
+            None => live.program.run(selected),
+        };
+        let new = match new {
             Ok(new) => new,
             Err(e) => {
                 // It ran once with these criteria; keep the old result.
@@ -358,16 +430,97 @@ fn client_uids(mailbox: &Mailbox) -> Vec<u32> {
     }
 }
 
-/// What a search result can depend on, hashed: the client's numbering and
-/// every message's UID, flags and keywords, and the keyword names.
-fn fingerprint(mailbox: &Mailbox) -> u64 {
-    let mut h = DefaultHasher::new();
-    mailbox.client_view().hash(&mut h);
-    mailbox.keywords().hash(&mut h);
-    for e in mailbox.entries() {
-        (e.uid.get(), e.flags.0, e.keywords).hash(&mut h);
+/// What a search can see change in a mailbox whose texts never change:
+/// the UID, flags and keywords of every message the client knows of
+/// (ascending by UID, as the index is), and, hashed, the keyword names and
+/// the client's numbering.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    messages: Vec<(u32, u8, u32)>,
+    shape: u64,
+}
+
+/// What changed between two snapshots (same keyword names): the UIDs that
+/// are new or whose flags or keywords changed, and the UIDs gone.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Changes {
+    changed: HashSet<u32>,
+    gone: HashSet<u32>,
+}
+
+impl Snapshot {
+    fn of(mailbox: &Mailbox) -> Snapshot {
+        let mut h = DefaultHasher::new();
+        mailbox.keywords().hash(&mut h);
+        mailbox.client_view().hash(&mut h);
+        // Only what the client has been told of: mail folded in but not yet
+        // announced is new when it is (a search does not see it before).
+        let numbers = super::SeqNumbers::of(mailbox);
+        let messages = mailbox
+            .entries()
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| numbers.seq(*index).is_some())
+            .map(|(_, e)| (e.uid.get(), e.flags.0, e.keywords))
+            .collect();
+        Snapshot {
+            messages,
+            shape: h.finish(),
+        }
     }
-    h.finish()
+
+    /// The changes from `self` to `now`; `None` when the keyword names or
+    /// the numbering changed too (then everything runs again).
+    fn changes(&self, now: &Snapshot) -> Option<Changes> {
+        if self.shape != now.shape {
+            return None;
+        }
+        let mut changes = Changes::default();
+        let (mut old, mut new) = (
+            self.messages.iter().peekable(),
+            now.messages.iter().peekable(),
+        );
+        loop {
+            match (old.peek(), new.peek()) {
+                (None, None) => return Some(changes),
+                (Some(a), Some(b)) if a.0 == b.0 => {
+                    if a != b {
+                        changes.changed.insert(b.0);
+                    }
+                    old.next();
+                    new.next();
+                }
+                (Some(a), Some(b)) if a.0 > b.0 => {
+                    changes.changed.insert(b.0);
+                    new.next();
+                }
+                (Some(a), _) => {
+                    changes.gone.insert(a.0);
+                    old.next();
+                }
+                (None, Some(b)) => {
+                    changes.changed.insert(b.0);
+                    new.next();
+                }
+            }
+        }
+    }
+}
+
+/// Whether `key`'s answer for a message can change without the message
+/// changing: sequence numbers and UID sets (`*`) move with the mailbox,
+/// OLDER and YOUNGER with the clock.
+fn depends_on_mailbox(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::SequenceSet(_)
+        | SearchKey::Uid(_)
+        | SearchKey::Older(_)
+        | SearchKey::Younger(_) => true,
+        SearchKey::Not(inner) => depends_on_mailbox(inner),
+        SearchKey::Or(a, b) => depends_on_mailbox(a) || depends_on_mailbox(b),
+        SearchKey::And(keys) => keys.iter().any(depends_on_mailbox),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -429,6 +582,58 @@ mod tests {
                 }
             }
             assert_eq!(list, new, "old {old:?}");
+        }
+    }
+
+    #[test]
+    fn snapshot_changes_name_new_changed_and_gone_messages() {
+        let snap = |messages: &[(u32, u8, u32)], shape| Snapshot {
+            messages: messages.to_vec(),
+            shape,
+        };
+        let before = snap(&[(1, 0, 0), (2, 1, 0), (4, 0, 0), (5, 0, 2)], 7);
+        let now = snap(&[(1, 0, 0), (2, 3, 0), (3, 0, 0), (5, 0, 1), (6, 0, 0)], 7);
+        assert_eq!(
+            before.changes(&now),
+            Some(Changes {
+                changed: set(&[2, 3, 5, 6]),
+                gone: set(&[4]),
+            })
+        );
+        assert_eq!(before.changes(&before), Some(Changes::default()));
+        assert_eq!(
+            snap(&[(1, 0, 0)], 7).changes(&snap(&[], 7)),
+            Some(Changes {
+                changed: set(&[]),
+                gone: set(&[1]),
+            })
+        );
+        // Other keyword names or another numbering: everything again.
+        assert_eq!(before.changes(&snap(&before.messages, 8)), None);
+    }
+
+    #[test]
+    fn keys_that_move_without_the_message_run_in_full() {
+        use crate::types::SequenceSet;
+        let set = SequenceSet::single(std::num::NonZeroU32::MIN);
+        assert!(!depends_on_mailbox(&SearchKey::And(vec![
+            SearchKey::Seen,
+            SearchKey::Not(Box::new(SearchKey::Subject("x".into()))),
+        ])));
+        for key in [
+            SearchKey::SequenceSet(set.clone()),
+            SearchKey::Uid(set.clone()),
+            SearchKey::Older(5),
+            SearchKey::Younger(5),
+        ] {
+            let nested = SearchKey::Or(
+                Box::new(SearchKey::Seen),
+                Box::new(SearchKey::Not(Box::new(key.clone()))),
+            );
+            assert!(
+                depends_on_mailbox(&key) && depends_on_mailbox(&nested),
+                "{key:?}"
+            );
         }
     }
 

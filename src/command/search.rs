@@ -155,6 +155,17 @@ pub fn matching(
     charset: Option<&str>,
     criteria: &SearchKey,
 ) -> Result<Vec<Hit>, CommandError> {
+    matching_among(selected, charset, criteria, None)
+}
+
+/// [`matching`] over the messages whose UIDs are in `only` (all if `None`):
+/// a live result (contexts.rs) tests again just the messages that changed.
+pub fn matching_among(
+    selected: &Selected,
+    charset: Option<&str>,
+    criteria: &SearchKey,
+    only: Option<&std::collections::HashSet<u32>>,
+) -> Result<Vec<Hit>, CommandError> {
     check_charset(charset)?;
     let mailbox = &selected.mailbox;
     let program = Program::compile(criteria, mailbox.keywords())?;
@@ -171,6 +182,9 @@ pub fn matching(
         let Some(seq) = numbers.seq(index) else {
             continue;
         };
+        if only.is_some_and(|uids| !uids.contains(&entry.uid.get())) {
+            continue;
+        }
         let text = match mailbox.message(index) {
             Some(view) => MessageText::from_view(view),
             None => MessageText::from_parts(&[], &[]),

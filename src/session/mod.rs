@@ -895,6 +895,9 @@ fn reports_updates(body: &CommandBody) -> bool {
 }
 
 #[cfg(test)]
+mod context_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1108,21 +1111,25 @@ mod tests {
         assert_eq!(out, "+ idling\r\na OK IDLE terminated\r\n");
     }
 
+    /// The context of a user whose INBOX is `dir/inbox`, other mail in `dir/mail`.
+    pub(super) fn temp_context(dir: &std::path::Path) -> Context {
+        Context {
+            home: "/nonexistent/mbox-imapd-test/home".into(),
+            user: "alice".into(),
+            host: "mailhost".into(),
+            inbox: dir.join("inbox"),
+            mail_dir: dir.join("mail"),
+            locking: Default::default(),
+            special_use: Default::default(),
+        }
+    }
+
     /// A session over a temp INBOX holding `mbox`.
     fn with_inbox(mbox: &[u8], input: &[u8]) -> String {
         let dir = tempfile::tempdir().unwrap();
         let inbox = dir.path().join("inbox");
         std::fs::write(&inbox, mbox).unwrap();
-        let context = Context {
-            home: "/nonexistent/mbox-imapd-test/home".into(),
-            user: "alice".into(),
-            host: "mailhost".into(),
-            inbox: inbox.clone(),
-            mail_dir: dir.path().join("mail"),
-            locking: Default::default(),
-            special_use: Default::default(),
-        };
-        let mut s = Session::new(context, Start::Preauth);
+        let mut s = Session::new(temp_context(dir.path()), Start::Preauth);
         let mut out = ResponseWriter::new(Vec::new());
         s.receive(input, &mut out).unwrap();
         // Nothing here may have written to the file.
