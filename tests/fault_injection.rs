@@ -143,6 +143,7 @@ fn multiappend(path: &Path, settings: &LockSettings) -> Result<(), StoreError> {
         mail_dir: path.with_file_name("mail"),
         home: path.with_file_name("home"),
         locking: settings.clone(),
+        special_use: Default::default(),
     };
     mailstore::sys::arm_fault_from_env();
     match command::append::append(&ctx, None, &mailbox.0, &messages, 64 * 1024 * 1024) {
