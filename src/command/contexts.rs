@@ -25,7 +25,7 @@
 //!
 //! Cost: message text never changes, so when the mailbox changed only the
 //! messages that are new or whose flags or keywords changed are tested
-//! again (a [`Snapshot`] of UIDs, flags and keywords, 9 bytes a message,
+//! again (a `Snapshot` of UIDs, flags and keywords, 12 bytes a message,
 //! tells which); criteria that depend on the numbering or the clock
 //! (sequence sets, UID sets, OLDER/YOUNGER) run again in full. At most
 //! [`MAX_CONTEXTS`] live at once, each holding its criteria and one UID per

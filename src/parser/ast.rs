@@ -449,7 +449,7 @@ impl PartialRange {
 
     /// The part of `hits` (in reported order) at the range's positions.
     pub fn slice<T>(self, hits: &[T]) -> &[T] {
-        let start = usize::try_from(self.first - 1).unwrap_or(usize::MAX);
+        let start = usize::try_from(self.first.saturating_sub(1)).unwrap_or(usize::MAX);
         let end = usize::try_from(self.last).unwrap_or(usize::MAX);
         hits.get(start.min(hits.len())..end.min(hits.len()))
             .unwrap_or_default()
