@@ -84,6 +84,31 @@ fn codec_check_accepts_valid_and_rejects_invalid() {
     ] {
         assert!(check_with_imap_codec(bad).is_err(), "{bad:?}");
     }
+    // The ESEARCH check (RFC 4731, RFC 5267 PARTIAL / ADDTO / REMOVEFROM).
+    for good in [
+        &b"* ESEARCH (TAG \"a\")\r\n"[..],
+        b"* ESEARCH (TAG \"a\") UID MIN 2 COUNT 3 ALL 2:4\r\n",
+        b"* ESEARCH (TAG \"a\") PARTIAL (1:5 NIL)\r\n",
+        b"* ESEARCH (TAG \"a\") COUNT 5 PARTIAL (2:4 3:4,2)\r\n",
+        b"* ESEARCH (TAG \"a\") UID REMOVEFROM (0 7) ADDTO (0 3:5)\r\n",
+        b"* ESEARCH (TAG \"a\") ADDTO (1 9 3 4,2)\r\n",
+    ] {
+        assert!(check_with_imap_codec(good).is_ok(), "{good:?}");
+    }
+    for bad in [
+        &b"* ESEARCH (TAG \"a\") PARTIAL 1:5 NIL\r\n"[..],
+        b"* ESEARCH (TAG \"a\") PARTIAL (1:* 3)\r\n",
+        b"* ESEARCH (TAG \"a\") PARTIAL (1:5)\r\n",
+        b"* ESEARCH (TAG \"a\") ADDTO (1)\r\n",
+        b"* ESEARCH (TAG \"a\") ADDTO (1 2 3)\r\n",
+        b"* ESEARCH (TAG \"a\") REMOVEFROM 0 7\r\n",
+        b"* ESEARCH (TAG \"a\") ADDTO (x 7)\r\n",
+        b"* ESEARCH (TAG \"a\") ALL (1)\r\n",
+        b"* ESEARCH (TAG \"a\") COUNT\r\n",
+        b"* ESEARCH (TAG \"a\")  COUNT 1\r\n",
+    ] {
+        assert!(check_with_imap_codec(bad).is_err(), "{bad:?}");
+    }
     // RFC 5258 CHILDINFO: imap-codec checks the mailbox-list, we the rest.
     let childinfo: &[u8] = b"* LIST (\\Noselect) \"/\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n";
     assert!(check_with_imap_codec(childinfo).is_ok());

@@ -126,6 +126,88 @@ fn idle_reports_new_mail_and_expunges_within_a_second() {
     }
 }
 
+/// RFC 5267 §4.3: live results follow what other sessions and programs do,
+/// also during IDLE: flag changes and expunges by another session, mail
+/// delivered by another program. REMOVEFROM comes before the EXPUNGE it
+/// numbers, ADDTO after the EXISTS.
+#[test]
+fn live_results_follow_other_sessions_during_idle() {
+    let msgs: Vec<_> = (0..4).map(|i| message(&format!("u{i}"), i)).collect();
+    let dir = Dir::with_inbox(&mbox_of(&msgs));
+    let mut watcher = Client::start(&dir, "w");
+    watcher.select("INBOX");
+    let all = watcher.ok("UID SEARCH ALL");
+    let uids: Vec<u32> = all.untagged[0]
+        .split(' ')
+        .skip(2)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(uids.len(), 4, "{all:?}");
+    let search = watcher.ok("SEARCH RETURN (UPDATE COUNT) DELETED");
+    assert!(search.has("COUNT 0"), "{search:?}");
+    let sort = watcher.ok("UID SORT RETURN (UPDATE ALL) (ARRIVAL) UTF-8 UNDELETED");
+    assert!(
+        sort.has(&format!("UID ALL {}:{}", uids[0], uids[3])),
+        "{sort:?}"
+    );
+    let tag = watcher.idle();
+
+    let mut other = Client::start(&dir, "o");
+    other.select("INBOX");
+    other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    wait_for_ending(&mut watcher, "ADDTO", ") ADDTO (0 2)");
+    let removed = format!(") UID REMOVEFROM (2 {})", uids[1]);
+    wait_for_ending(&mut watcher, "REMOVEFROM", &removed);
+
+    other.ok("EXPUNGE");
+    wait_for_ending(&mut watcher, "REMOVEFROM", ") REMOVEFROM (0 2)");
+    let line = watcher.wait_for("EXPUNGE", Duration::from_secs(5));
+    assert_eq!(line.as_deref(), Some("* 2 EXPUNGE"), "{}", watcher.tail());
+
+    deliver_externally(&dir.inbox, &[message("u4", 4)]);
+    let line = watcher.wait_for("EXISTS", Duration::from_secs(5));
+    assert_eq!(line.as_deref(), Some("* 4 EXISTS"), "{}", watcher.tail());
+    let line = watcher.wait_for("ADDTO", Duration::from_secs(5));
+    let added = line.unwrap_or_default();
+    assert!(
+        added.contains(") UID ADDTO (4 ") && !added.contains("REMOVEFROM"),
+        "{added}: {}",
+        watcher.tail()
+    );
+    watcher.done(&tag);
+
+    // After CANCELUPDATE, nothing more.
+    let cancelled = search
+        .tagged
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let reply = watcher.ok(&format!("CANCELUPDATE \"{cancelled}\""));
+    assert!(reply.untagged.is_empty(), "{reply:?}");
+    other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    let reply = watcher.ok("NOOP");
+    let esearch: Vec<&String> = reply
+        .untagged
+        .iter()
+        .filter(|l| l.starts_with("* ESEARCH"))
+        .collect();
+    assert_eq!(esearch.len(), 1, "{reply:?}");
+    assert!(esearch[0].contains(" UID REMOVEFROM (1 "), "{reply:?}");
+    other.logout();
+    watcher.logout();
+}
+
+/// During IDLE: the next line with `needle` comes within 5 s and ends so.
+fn wait_for_ending(c: &mut Client, needle: &str, end: &str) {
+    let line = c.wait_for(needle, Duration::from_secs(5));
+    assert!(
+        line.as_deref().is_some_and(|l| l.ends_with(end)),
+        "{line:?} does not end in {end:?}: {}",
+        c.tail()
+    );
+}
+
 /// RFC 3501 §6.3.11 / RFC 4315: APPEND into the selected mailbox gives EXISTS
 /// before the tagged OK and APPENDUID with the UID the message then has.
 #[test]

@@ -49,7 +49,10 @@ pub fn expunge_synced<W: Write>(
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
     let removed = selected.mailbox.expunge(uids).map_err(updates::fatal)?;
+    // RFC 5267 §4.3.4: REMOVEFROM before the EXPUNGEs it numbers.
+    selected.contexts.before_expunge(out, &removed)?;
     write_expunged(out, &removed)?;
+    selected.contexts.renumbered(&selected.mailbox);
     // Mail delivered while we expunged is in the index now but not yet known
     // to the client: announce it (EXISTS, then RECENT) before any RECENT
     // count that includes it (RFC 3501 §7.3.2: RECENT never exceeds EXISTS).

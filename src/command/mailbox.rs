@@ -197,6 +197,7 @@ pub fn select<W: Write>(
         cache: Default::default(),
         sort_keys: Default::default(),
         saved_result: Vec::new(),
+        contexts: Default::default(),
     };
     Ok((
         selected,

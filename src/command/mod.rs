@@ -7,6 +7,7 @@
 
 pub mod any;
 pub mod append;
+pub mod contexts;
 pub mod copy;
 pub mod counters;
 pub mod expunge;
@@ -62,6 +63,8 @@ pub struct Selected {
     pub sort_keys: sort::KeyCache,
     /// RFC 5182's `$`: the UIDs the last `RETURN (SAVE)` kept, ascending.
     pub saved_result: Vec<u32>,
+    /// RFC 5267 `RETURN (UPDATE)`: the live search results.
+    pub contexts: contexts::Contexts,
     /// The number of \Recent messages the client was last told (SELECT's
     /// `* n RECENT`, then every change, RFC 3501 §7.3.2).
     pub recent_reported: usize,

@@ -21,10 +21,11 @@ use std::io::Write;
 
 use chrono::{DateTime, NaiveDate};
 
+use super::contexts::Query;
 use super::{CommandError, CommandResult, Completion, Selected, SeqNumbers};
 use crate::mailstore::MessageEntry;
 use crate::mime::decode::TextNeedle;
-use crate::parser::ast::{SearchKey, SearchReturn};
+use crate::parser::ast::{PartialRange, SearchKey, SearchReturn};
 use crate::response::{Code, ResponseWriter};
 use crate::types::{Numbering, SequenceSet, SystemFlags};
 
@@ -51,7 +52,8 @@ pub enum Answer<'a> {
     },
 }
 
-/// Runs SEARCH: `* SEARCH n...` (or `* ESEARCH`) then the completion.
+/// Runs SEARCH: `* SEARCH n...` (or `* ESEARCH`) then the completion. With
+/// `RETURN (UPDATE)` the result stays live (RFC 5267 §4.3, contexts.rs).
 pub fn search<W: Write>(
     selected: &mut Selected,
     charset: Option<&str>,
@@ -60,16 +62,42 @@ pub fn search<W: Write>(
     answer: Answer<'_>,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
+    let update = answer.update_tag();
+    if let Some(tag) = update {
+        selected.contexts.check_tag(tag)?;
+    }
     let found = matching(selected, charset, criteria)?;
     let hits: Vec<u32> = found.iter().map(|hit| hit.number(numbering)).collect();
+    let uids: Vec<u32> = found.iter().map(|hit| hit.uid).collect();
     match answer {
         Answer::Search => write_search(out, &hits)?,
         Answer::Esearch { tag, options } => {
-            let uids: Vec<u32> = found.iter().map(|hit| hit.uid).collect();
             answer_esearch(selected, out, tag, numbering, options, &hits, &uids)?;
         }
     }
+    if let Some(tag) = update {
+        let program = Query::Search {
+            charset: charset.map(str::to_owned),
+            criteria: criteria.clone(),
+        };
+        let Selected {
+            contexts, mailbox, ..
+        } = selected;
+        contexts.open(tag, numbering, program, uids, mailbox, out)?;
+    }
     Ok(Completion::done("SEARCH"))
+}
+
+impl Answer<'_> {
+    /// The tag of a `RETURN (UPDATE)` search: the context to keep.
+    pub fn update_tag(&self) -> Option<&str> {
+        match self {
+            Answer::Esearch { tag, options } if options.contains(&SearchReturn::Update) => {
+                Some(tag)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The `RETURN (...)` answer of SEARCH or SORT: SAVE keeps its part of the
@@ -127,6 +155,17 @@ pub fn matching(
     charset: Option<&str>,
     criteria: &SearchKey,
 ) -> Result<Vec<Hit>, CommandError> {
+    matching_among(selected, charset, criteria, None)
+}
+
+/// [`matching`] over the messages whose UIDs are in `only` (all if `None`):
+/// a live result (contexts.rs) tests again just the messages that changed.
+pub fn matching_among(
+    selected: &Selected,
+    charset: Option<&str>,
+    criteria: &SearchKey,
+    only: Option<&std::collections::HashSet<u32>>,
+) -> Result<Vec<Hit>, CommandError> {
     check_charset(charset)?;
     let mailbox = &selected.mailbox;
     let program = Program::compile(criteria, mailbox.keywords())?;
@@ -143,6 +182,9 @@ pub fn matching(
         let Some(seq) = numbers.seq(index) else {
             continue;
         };
+        if only.is_some_and(|uids| !uids.contains(&entry.uid.get())) {
+            continue;
+        }
         let text = match mailbox.message(index) {
             Some(view) => MessageText::from_view(view),
             None => MessageText::from_parts(&[], &[]),
@@ -201,7 +243,34 @@ pub(super) fn write_esearch<W: Write>(
         out.raw(b" ALL ")?;
         out.raw(super::updates::number_set(hits.iter().copied()).as_bytes())?;
     }
+    for option in options {
+        if let SearchReturn::Partial(range) = option {
+            write_partial(out, *range, hits)?;
+        }
+    }
     out.end_line()
+}
+
+/// `PARTIAL (first:last set)`, or `NIL` for the set when no result lies in
+/// the range (RFC 5267 §4.4): the range as asked, in order; the results at
+/// those 1-based positions of `hits`, in the order reported.
+fn write_partial<W: Write>(
+    out: &mut ResponseWriter<W>,
+    range: PartialRange,
+    hits: &[u32],
+) -> std::io::Result<()> {
+    out.raw(b" PARTIAL (")?;
+    out.number(u64::from(range.first))?;
+    out.raw(b":")?;
+    out.number(u64::from(range.last))?;
+    out.sp()?;
+    let part = range.slice(hits);
+    if part.is_empty() {
+        out.raw(b"NIL")?;
+    } else {
+        out.raw(super::updates::number_set(part.iter().copied()).as_bytes())?;
+    }
+    out.raw(b")")
 }
 
 /// `* SEARCH n n n` (RFC 3501 §7.2.5), one line even when nothing matched.

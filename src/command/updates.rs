@@ -66,13 +66,18 @@ pub fn write_refresh<W: Write>(
     refresh: &Refresh,
     selected: &mut Selected,
 ) -> io::Result<()> {
+    // RFC 5267 §4.3.4: a live result loses its expunged messages before
+    // their EXPUNGE, in the numbering the client still has.
+    selected.contexts.before_expunge(out, &refresh.expunged)?;
     let mailbox = &selected.mailbox;
     let after = After {
         entries: mailbox.entries(),
         keywords: mailbox.keywords(),
         read_only: selected.read_only,
     };
-    write_batch(out, refresh, &after, &mut selected.recent_reported)
+    write_batch(out, refresh, &after, &mut selected.recent_reported)?;
+    selected.contexts.renumbered(&selected.mailbox);
+    Ok(())
 }
 
 /// The mailbox as it is after a refresh: what [`write_batch`] reads.

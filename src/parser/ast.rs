@@ -190,6 +190,9 @@ pub enum CommandBody {
         /// As for SEARCH: `None` answers `* SORT`, options `* ESEARCH`.
         ret: Option<Vec<SearchReturn>>,
     },
+    /// RFC 5267 §4.3.5 `CANCELUPDATE 1*(SP quoted)`: the tags of the
+    /// searching commands whose updates end.
+    CancelUpdate(Vec<String>),
     /// RFC 5256 THREAD / UID THREAD.
     Thread {
         algorithm: ThreadAlgorithm,
@@ -236,6 +239,7 @@ impl CommandBody {
             CommandBody::Move { .. } => "MOVE",
             CommandBody::Sort { .. } => "SORT",
             CommandBody::Thread { .. } => "THREAD",
+            CommandBody::CancelUpdate(_) => "CANCELUPDATE",
         }
     }
 }
@@ -439,6 +443,38 @@ pub enum SearchReturn {
     Count,
     /// RFC 5182 §2.1: keep the result as `$`.
     Save,
+    /// RFC 5267 §4.2 `CONTEXT`: a hint that the criteria will be used again;
+    /// accepted, and changes nothing.
+    Context,
+    /// RFC 5267 §4.3 `UPDATE`: keep the result live (ADDTO / REMOVEFROM).
+    Update,
+    /// RFC 5267 §4.4 `PARTIAL partial-range`: the results at these 1-based
+    /// positions.
+    Partial(PartialRange),
+}
+
+/// `partial-range = nz-number ":" nz-number` (RFC 5267 §5), kept in order
+/// (`500:400` is the same as `400:500`): `1 <= first <= last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    pub first: u32,
+    pub last: u32,
+}
+
+impl PartialRange {
+    /// The range from its two ends in either order; `None` if either is 0.
+    pub fn new(a: u32, b: u32) -> Option<PartialRange> {
+        let (first, last) = if a <= b { (a, b) } else { (b, a) };
+        (first > 0).then_some(PartialRange { first, last })
+    }
+
+    /// The part of `hits` (in reported order) at the range's positions.
+    pub fn slice<T>(self, hits: &[T]) -> &[T] {
+        let start = usize::try_from(self.first.saturating_sub(1)).unwrap_or(usize::MAX);
+        let end = usize::try_from(self.last).unwrap_or(usize::MAX);
+        hits.get(start.min(hits.len())..end.min(hits.len()))
+            .unwrap_or_default()
+    }
 }
 
 /// `sort-criterion = ["REVERSE" SP] sort-key` (RFC 5256 §4).

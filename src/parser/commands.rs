@@ -17,7 +17,7 @@ use super::ast::{
 };
 use super::core::{
     PResult, arg, astring, at_argument_end, atom, commit, fail, flag, flag_list, list_mailbox,
-    literal, literal8, mailbox, mismatch, nil, nstring, printable, string, utf8,
+    literal, literal8, mailbox, mismatch, nil, nstring, printable, quoted, string, utf8,
 };
 use super::datetime::date_time;
 use super::sequence::sequence_set;
@@ -88,6 +88,21 @@ pub(crate) fn enable(input: &[u8]) -> PResult<'_, CommandBody> {
         rest = tail;
         if !rest.starts_with(b" ") {
             return Ok((rest, CommandBody::Enable(capabilities)));
+        }
+    }
+}
+
+/// `cancelupdate = "CANCELUPDATE" 1*(SP quoted)` (RFC 5267 §5: the
+/// `command-select` extension; the tags must be quoted strings).
+pub(crate) fn cancelupdate(input: &[u8]) -> PResult<'_, CommandBody> {
+    let mut tags = Vec::new();
+    let mut rest = input;
+    loop {
+        let (tail, tag) = arg(rest, "tag to cancel", quoted)?;
+        tags.push(utf8(Cow::Owned(tag), "Tag")?);
+        rest = tail;
+        if !rest.starts_with(b" ") {
+            return Ok((rest, CommandBody::CancelUpdate(tags)));
         }
     }
 }

@@ -153,6 +153,7 @@ fn command(input: &[u8]) -> PResult<'_, CommandBody> {
         b"CLOSE" => (rest, CommandBody::Close),
         b"UNSELECT" => (rest, CommandBody::Unselect),
         b"EXPUNGE" => (rest, CommandBody::Expunge),
+        b"CANCELUPDATE" => commands::cancelupdate(rest)?,
         b"SEARCH" => search::search(rest, Numbering::Sequence)?,
         b"SORT" => search::sort(rest, Numbering::Sequence)?,
         b"THREAD" => search::thread(rest, Numbering::Sequence)?,
@@ -743,6 +744,39 @@ pub(crate) mod tests {
                     ret: Some(vec![SearchReturn::Min, SearchReturn::Count]),
                 },
             ),
+            // RFC 5267 §5: search-return-opt =/ modifier-context /
+            // modifier-partial / modifier-update; partial-range in either order.
+            (
+                b"a UID SORT RETURN (partial 30:21 Update context) (DATE) UTF-8 ALL\r\n",
+                C::Sort {
+                    criteria: vec![SortCriterion {
+                        reverse: false,
+                        key: SortKey::Date,
+                    }],
+                    charset: "UTF-8".into(),
+                    search: SearchKey::All,
+                    numbering: Numbering::Uid,
+                    ret: Some(vec![
+                        SearchReturn::Partial(PartialRange { first: 21, last: 30 }),
+                        SearchReturn::Update,
+                        SearchReturn::Context,
+                    ]),
+                },
+            ),
+            (
+                b"a SEARCH RETURN (UPDATE COUNT) DELETED\r\n",
+                C::Search {
+                    charset: None,
+                    criteria: SearchKey::Deleted,
+                    numbering: Numbering::Sequence,
+                    ret: Some(vec![SearchReturn::Update, SearchReturn::Count]),
+                },
+            ),
+            // RFC 5267 §5: command-select =/ "CANCELUPDATE" 1*(SP quoted).
+            (
+                b"a CANCELUPDATE \"B01\" \"x]y\"\r\n",
+                C::CancelUpdate(vec!["B01".into(), "x]y".into()]),
+            ),
             // RFC 5182 §3: sequence-set =/ seq-last-command; seq-last-command = "$";
             // search-return-opt =/ "SAVE".
             (
@@ -1280,7 +1314,48 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             (b"a MOVE 1\r\n", invalid("a", "Missing mailbox name")),
             (
                 b"a SEARCH RETURN (PARTIAL) ALL\r\n",
-                invalid("a", "Unknown RETURN option PARTIAL"),
+                invalid("a", "PARTIAL needs a range"),
+            ),
+            (
+                b"a SEARCH RETURN (PARTIAL 1) ALL\r\n",
+                invalid("a", "Invalid PARTIAL range"),
+            ),
+            (
+                b"a SEARCH RETURN (PARTIAL 1:*) ALL\r\n",
+                invalid("a", "Invalid PARTIAL range"),
+            ),
+            (
+                b"a SORT RETURN (PARTIAL *:1) (ARRIVAL) US-ASCII ALL\r\n",
+                invalid("a", "Invalid PARTIAL range"),
+            ),
+            (
+                b"a SEARCH RETURN (PARTIAL 0:5) ALL\r\n",
+                invalid("a", "Invalid PARTIAL range"),
+            ),
+            (
+                b"a SEARCH RETURN (PARTIAL 1:99999999999) ALL\r\n",
+                invalid("a", "Invalid PARTIAL range"),
+            ),
+            (
+                b"a SEARCH RETURN (PARTIAL -1:5) ALL\r\n",
+                invalid("a", "Invalid PARTIAL range"),
+            ),
+            (
+                b"a SEARCH RETURN (ALL PARTIAL 1:5) ALL\r\n",
+                invalid("a", "RETURN may hold one PARTIAL or ALL, not both"),
+            ),
+            (
+                b"a SEARCH RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL\r\n",
+                invalid("a", "RETURN may hold one PARTIAL or ALL, not both"),
+            ),
+            (b"a CANCELUPDATE\r\n", invalid("a", "Missing tag to cancel")),
+            (
+                b"a CANCELUPDATE B01\r\n",
+                invalid("a", "Invalid tag to cancel"),
+            ),
+            (
+                b"a CANCELUPDATE \"B01\" {3}\r\nB02\r\n",
+                invalid("a", "Invalid tag to cancel"),
             ),
             (
                 b"a SEARCH RETURN (MIN ALL\r\n",
@@ -1414,6 +1489,8 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a UID SORT RETURN (ALL) (REVERSE SUBJECT DISPLAYTO) UTF-8 OR 1:3 TEXT x\r\n",
             b"a THREAD REFERENCES US-ASCII (UNSEEN SINCE 1-Feb-1994)\r\n",
             b"a UID SEARCH RETURN (SAVE) UID $ OR $ 1:*\r\n",
+            b"a SORT RETURN (PARTIAL 10:1 UPDATE CONTEXT) (ARRIVAL) UTF-8 ALL\r\n",
+            b"a CANCELUPDATE \"B01\" \"B02\"\r\n",
             b"a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (% {3}\r\na/b) RETURN (CHILDREN STATUS (UNSEEN SIZE))\r\n",
             b"a LIST (SPECIAL-USE) \"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)\r\n",
             b"a CREATE Sent (USE (\\Sent \\Archive))\r\n",

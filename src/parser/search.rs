@@ -22,9 +22,12 @@ use std::borrow::Cow;
 
 use encoding_rs::Encoding;
 
-use super::ast::{CommandBody, SearchKey, SearchReturn, SortCriterion, SortKey, ThreadAlgorithm};
+use super::ast::{
+    CommandBody, PartialRange, SearchKey, SearchReturn, SortCriterion, SortKey, ThreadAlgorithm,
+};
 use super::core::{
-    PResult, SyntaxError, arg, astring, atom, commit, fail, mismatch, number, printable, utf8,
+    PResult, SyntaxError, arg, astring, atom, commit, fail, mismatch, number, nz_number, printable,
+    utf8,
 };
 use super::datetime::date;
 use super::sequence::sequence_set;
@@ -184,8 +187,10 @@ fn search_keys<'a>(input: &'a [u8], charset: Option<&str>) -> PResult<'a, Search
 }
 
 /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt
-/// *(SP search-return-opt)] ")"` (RFC 4731 §3), with RFC 5182's `SAVE`;
-/// each option once, unknown ones BAD.
+/// *(SP search-return-opt)] ")"` (RFC 4731 §3), with RFC 5182's `SAVE` and
+/// RFC 5267 §5's `search-return-opt =/ modifier-context / modifier-partial /
+/// modifier-update`. Each option once (repeats of the same one are
+/// ignored), unknown ones BAD; at most one of PARTIAL and ALL (RFC 5267 §4.4).
 fn search_return_opts(input: &[u8]) -> PResult<'_, Option<Vec<SearchReturn>>> {
     const RETURN: &[u8] = b" RETURN (";
     let Some(head) = input.get(..RETURN.len()) else {
@@ -206,19 +211,60 @@ fn search_return_opts(input: &[u8]) -> PResult<'_, Option<Vec<SearchReturn>>> {
                 None => return fail("Invalid RETURN options"),
             };
         }
-        let (tail, word) = atom(rest).or_else(|_| fail("Invalid RETURN options"))?;
-        let option = match word.to_ascii_uppercase().as_slice() {
-            b"MIN" => SearchReturn::Min,
-            b"MAX" => SearchReturn::Max,
-            b"ALL" => SearchReturn::All,
-            b"COUNT" => SearchReturn::Count,
-            b"SAVE" => SearchReturn::Save,
-            _ => return fail(format!("Unknown RETURN option {}", printable(word))),
-        };
+        let (tail, option) = search_return_opt(rest)?;
+        let windowed = |o: &SearchReturn| matches!(o, SearchReturn::All | SearchReturn::Partial(_));
+        if windowed(&option) && options.iter().any(|o| windowed(o) && *o != option) {
+            return fail("RETURN may hold one PARTIAL or ALL, not both");
+        }
         if !options.contains(&option) {
             options.push(option);
         }
         rest = tail;
+    }
+}
+
+/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"` (RFC 4731),
+/// `/ "SAVE"` (RFC 5182), `/ modifier-context / modifier-partial /
+/// modifier-update` (RFC 5267: `"CONTEXT"`, `"PARTIAL" SP partial-range`,
+/// `"UPDATE"`).
+fn search_return_opt(input: &[u8]) -> PResult<'_, SearchReturn> {
+    let (rest, word) = atom(input).or_else(|_| fail("Invalid RETURN options"))?;
+    let option = match word.to_ascii_uppercase().as_slice() {
+        b"MIN" => SearchReturn::Min,
+        b"MAX" => SearchReturn::Max,
+        b"ALL" => SearchReturn::All,
+        b"COUNT" => SearchReturn::Count,
+        b"SAVE" => SearchReturn::Save,
+        b"CONTEXT" => SearchReturn::Context,
+        b"UPDATE" => SearchReturn::Update,
+        b"PARTIAL" => {
+            let Some(after) = rest.strip_prefix(b" ") else {
+                return fail("PARTIAL needs a range");
+            };
+            let (after, range) = partial_range(after)?;
+            return Ok((after, SearchReturn::Partial(range)));
+        }
+        _ => return fail(format!("Unknown RETURN option {}", printable(word))),
+    };
+    Ok((rest, option))
+}
+
+/// `partial-range = nz-number ":" nz-number` (RFC 5267 §5); no `*`, and the
+/// two ends in either order.
+fn partial_range(input: &[u8]) -> PResult<'_, PartialRange> {
+    let invalid = || fail("Invalid PARTIAL range");
+    let Ok((rest, a)) = nz_number(input) else {
+        return invalid();
+    };
+    let Some(rest) = rest.strip_prefix(b":") else {
+        return invalid();
+    };
+    let Ok((rest, b)) = nz_number(rest) else {
+        return invalid();
+    };
+    match PartialRange::new(a.get(), b.get()) {
+        Some(range) => Ok((rest, range)),
+        None => invalid(),
     }
 }
 
@@ -743,6 +789,98 @@ pub(crate) mod tests {
                 "{}",
                 printable(input)
             );
+        }
+    }
+
+    /// RFC 5267 §5 `partial-range = nz-number ":" nz-number`: either order
+    /// (`500:400` is `400:500`), no `*`, no 0.
+    #[test]
+    fn partial_range_rule() {
+        let range = |first, last| PartialRange { first, last };
+        assert_eq!(partial_range(b"1:1)"), Ok((&b")"[..], range(1, 1))));
+        assert_eq!(partial_range(b"500:400 "), Ok((&b" "[..], range(400, 500))));
+        assert_eq!(
+            partial_range(b"4294967295:1"),
+            Ok((&b""[..], range(1, u32::MAX)))
+        );
+        for bad in [
+            &b"1"[..],
+            b"1:",
+            b":1",
+            b"1:*",
+            b"*:1",
+            b"0:1",
+            b"1:0",
+            b"01:2",
+            b"4294967296:1",
+            b"1,2:3",
+        ] {
+            assert!(partial_range(bad).is_err(), "{}", printable(bad));
+        }
+    }
+
+    /// RFC 5267 §5 `search-return-opt =/ modifier-context / modifier-partial
+    /// / modifier-update`, beside RFC 4731's and RFC 5182's options.
+    #[test]
+    fn search_return_opt_rule() {
+        let one = |input: &[u8]| search_return_opt(input).map(|(rest, o)| (rest.to_vec(), o));
+        assert_eq!(one(b"context)"), Ok((b")".to_vec(), SearchReturn::Context)));
+        assert_eq!(one(b"UPDATE "), Ok((b" ".to_vec(), SearchReturn::Update)));
+        assert_eq!(
+            one(b"Partial 2:4)"),
+            Ok((
+                b")".to_vec(),
+                SearchReturn::Partial(PartialRange { first: 2, last: 4 })
+            ))
+        );
+        assert!(one(b"PARTIAL").is_err());
+        assert!(one(b"PARTIAL(1:2)").is_err());
+        assert!(one(b"UPDATES").is_err());
+    }
+
+    /// `search-return-opts` with every option, rendered and parsed back.
+    #[test]
+    fn round_trip_return_options() {
+        let mut rng = Rng::new(0x5eed_0267);
+        for _ in 0..300 {
+            let mut options = Vec::new();
+            for _ in 0..rng.below(6) {
+                let option = match rng.below(8) {
+                    0 => SearchReturn::Min,
+                    1 => SearchReturn::Max,
+                    2 => SearchReturn::All,
+                    3 => SearchReturn::Count,
+                    4 => SearchReturn::Save,
+                    5 => SearchReturn::Context,
+                    6 => SearchReturn::Update,
+                    _ => {
+                        let a = rng.below(1000) + 1;
+                        let b = rng.below(1000) + 1;
+                        SearchReturn::Partial(
+                            PartialRange::new(a, b).unwrap_or(PartialRange { first: 1, last: 1 }),
+                        )
+                    }
+                };
+                let windowed =
+                    |o: &SearchReturn| matches!(o, SearchReturn::All | SearchReturn::Partial(_));
+                let clash = windowed(&option) && options.iter().any(windowed);
+                if !(options.contains(&option) || clash) {
+                    options.push(option);
+                }
+            }
+            let words: Vec<String> = options
+                .iter()
+                .map(|o| match o {
+                    SearchReturn::Partial(r) if rng.below(2) == 0 => {
+                        format!("PARTIAL {}:{}", r.last, r.first)
+                    }
+                    SearchReturn::Partial(r) => format!("PARTIAL {}:{}", r.first, r.last),
+                    other => format!("{other:?}").to_ascii_uppercase(),
+                })
+                .collect();
+            let text = format!(" RETURN ({}) ALL", words.join(" "));
+            let parsed = search_return_opts(text.as_bytes()).map(|(rest, o)| (rest.to_vec(), o));
+            assert_eq!(parsed, Ok((b" ALL".to_vec(), Some(options))), "{text}");
         }
     }
 

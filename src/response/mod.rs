@@ -82,6 +82,8 @@ pub enum Code {
     /// RFC 3516 §4.3: BINARY cannot remove the section's
     /// Content-Transfer-Encoding.
     UnknownCte,
+    /// `NOUPDATE "tag"` (RFC 5267 §4.3.1): no updates for that search.
+    NoUpdate(String),
     /// RFC 7162 / others we do not model: written verbatim.
     Other(String),
 }
@@ -115,6 +117,11 @@ impl fmt::Display for Code {
             Code::OverQuota => f.write_str("OVERQUOTA"),
             Code::TooBig => f.write_str("TOOBIG"),
             Code::BadUrl(url) => write!(f, "BADURL {url}"),
+            Code::NoUpdate(tag) => {
+                // `quoted`: a tag holds no DQUOTE or backslash, escaped anyway.
+                let escaped = tag.replace('\\', "\\\\").replace('"', "\\\"");
+                write!(f, "NOUPDATE \"{escaped}\"")
+            }
             Code::AppendUid { validity, uids } => write!(f, "APPENDUID {validity} {uids}"),
             Code::CopyUid {
                 validity,

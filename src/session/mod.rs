@@ -321,7 +321,8 @@ impl Session {
     pub fn capabilities(&self) -> String {
         // LITERAL+ or LITERAL- (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE
         // (RFC 4469, URLs of RFC 5092 to this user's mailboxes), SEARCHRES
-        // (RFC 5182), SORT and THREAD (RFC 5256, 5957, 5267 ESORT), BINARY
+        // (RFC 5182), SORT and THREAD (RFC 5256, 5957, 5267 ESORT), CONTEXT=SEARCH
+        // and CONTEXT=SORT (RFC 5267 §4: PARTIAL, UPDATE, CANCELUPDATE), BINARY
         // (RFC 3516), NAMESPACE
         // (RFC 2342), CHILDREN (RFC 3348), STATUS=SIZE (RFC 8438), LIST-EXTENDED
         // (RFC 5258), LIST-STATUS (RFC 5819), SPECIAL-USE and CREATE-SPECIAL-USE
@@ -334,7 +335,7 @@ impl Session {
             Literals::Minus => "LITERAL-",
         };
         let mut caps = format!(
-            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT={}",
+            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT={}",
             self.options.max_message_size
         );
         if let Some(login) = self.login_capabilities() {
@@ -405,10 +406,16 @@ impl Session {
             if completed {
                 self.publish_changes();
             }
-            if !(completed && reports) {
+            if !completed {
                 return (result, Ok(()));
             }
-            let updates = self.report_updates(out);
+            // Live search results (RFC 5267 §4.3) follow even where the file
+            // is not looked at: the session's own changes can move them.
+            let updates = if reports {
+                self.report_updates(out)
+            } else {
+                self.report_contexts(out)
+            };
             (result, updates)
         }));
         let Ok((result, updates)) = result else {
@@ -539,7 +546,22 @@ impl Session {
         out: &mut ResponseWriter<W>,
     ) -> Result<(), CommandError> {
         match &mut self.state {
-            State::Selected(sel) => updates::sync(sel, out),
+            State::Selected(sel) => {
+                updates::sync(sel, out)?;
+                Ok(command::contexts::sync(sel, out)?)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What changed in the live search results (command::contexts::sync),
+    /// without looking at the file.
+    fn report_contexts<W: Write>(
+        &mut self,
+        out: &mut ResponseWriter<W>,
+    ) -> Result<(), CommandError> {
+        match &mut self.state {
+            State::Selected(sel) => Ok(command::contexts::sync(sel, out)?),
             _ => Ok(()),
         }
     }
@@ -610,7 +632,9 @@ impl Session {
             return Ok(None);
         };
         if self.idle.is_some() {
-            match updates::sync(sel, out) {
+            let synced =
+                updates::sync(sel, out).and_then(|()| Ok(command::contexts::sync(sel, out)?));
+            match synced {
                 Ok(()) => {}
                 Err(CommandError::Fatal { text }) => return Ok(Some(text)),
                 Err(CommandError::Output(e)) => return Err(e),
@@ -776,6 +800,10 @@ impl Session {
                 let sel = self.selected()?;
                 command::thread::thread(sel, algorithm, &charset, &search, numbering, out)
             }
+            C::CancelUpdate(tags) => {
+                self.selected()?.contexts.cancel(&tags)?;
+                Ok(command::Completion::done("CANCELUPDATE"))
+            }
             C::Store {
                 set,
                 mode,
@@ -939,6 +967,9 @@ fn reports_updates(body: &CommandBody) -> bool {
 }
 
 #[cfg(test)]
+mod context_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -985,12 +1016,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864 \
+            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864 \
              LOGINDISABLED] mailhost"
         ));
     }
@@ -1153,21 +1184,25 @@ mod tests {
         assert_eq!(out, "+ idling\r\na OK IDLE terminated\r\n");
     }
 
+    /// The context of a user whose INBOX is `dir/inbox`, other mail in `dir/mail`.
+    pub(super) fn temp_context(dir: &std::path::Path) -> Context {
+        Context {
+            home: "/nonexistent/mbox-imapd-test/home".into(),
+            user: "alice".into(),
+            host: "mailhost".into(),
+            inbox: dir.join("inbox"),
+            mail_dir: dir.join("mail"),
+            locking: Default::default(),
+            special_use: Default::default(),
+        }
+    }
+
     /// A session over a temp INBOX holding `mbox`.
     fn with_inbox(mbox: &[u8], input: &[u8]) -> String {
         let dir = tempfile::tempdir().unwrap();
         let inbox = dir.path().join("inbox");
         std::fs::write(&inbox, mbox).unwrap();
-        let context = Context {
-            home: "/nonexistent/mbox-imapd-test/home".into(),
-            user: "alice".into(),
-            host: "mailhost".into(),
-            inbox: inbox.clone(),
-            mail_dir: dir.path().join("mail"),
-            locking: Default::default(),
-            special_use: Default::default(),
-        };
-        let mut s = Session::new(context, Start::Preauth);
+        let mut s = Session::new(temp_context(dir.path()), Start::Preauth);
         let mut out = ResponseWriter::new(Vec::new());
         s.receive(input, &mut out).unwrap();
         // Nothing here may have written to the file.

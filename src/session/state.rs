@@ -71,6 +71,7 @@ pub fn is_allowed(state: &State, body: &CommandBody) -> Result<(), &'static str>
             | C::Move { .. }
             | C::Sort { .. }
             | C::Thread { .. }
+            | C::CancelUpdate(_)
     );
     if any {
         return Ok(());
@@ -128,5 +129,8 @@ mod tests {
         };
         assert!(is_allowed(&State::NotAuthenticated, &compress).is_err());
         assert!(is_allowed(&State::Authenticated, &compress).is_ok());
+        // RFC 5267 §5: CANCELUPDATE is a command-select.
+        let cancel = CommandBody::CancelUpdate(vec!["a".into()]);
+        assert!(is_allowed(&State::Authenticated, &cancel).is_err());
     }
 }

@@ -931,7 +931,10 @@ fn check_thread(raw: &[u8]) -> Result<(), String> {
 }
 
 /// RFC 4731 §3 `esearch-response = "ESEARCH" [search-correlator] [SP "UID"]
-/// *(SP search-return-data)`, for the data MIN, MAX, COUNT and ALL.
+/// *(SP search-return-data)`, for the data MIN, MAX, COUNT and ALL, and RFC
+/// 5267 §5's `"PARTIAL" SP "(" partial-range SP partial-results ")"` and
+/// `("ADDTO" / "REMOVEFROM") SP "(" context-position SP sequence-set
+/// *(SP context-position SP sequence-set) ")"`.
 fn check_esearch(raw: &[u8]) -> Result<(), String> {
     let bad = || format!("malformed ESEARCH: {:?}", String::from_utf8_lossy(raw));
     let line = std::str::from_utf8(raw).map_err(|_| bad())?;
@@ -946,24 +949,58 @@ fn check_esearch(raw: &[u8]) -> Result<(), String> {
     if let Some(r) = rest.strip_prefix(" UID") {
         rest = r;
     }
-    let words: Vec<&str> = rest.split(' ').skip(1).collect();
     if rest.is_empty() {
         return Ok(());
     }
+    let rest = rest.strip_prefix(' ').ok_or_else(bad)?;
+    let nz = |n: &str| n.parse::<u32>().is_ok_and(|n| n > 0);
     let set = |w: &str| {
         !w.is_empty()
-            && w.split(',').all(|r| {
-                r.split(':').count() <= 2
-                    && r.split(':').all(|n| n.parse::<u32>().is_ok_and(|n| n > 0))
-            })
+            && w.split(',')
+                .all(|r| r.split(':').count() <= 2 && r.split(':').all(nz))
     };
-    let pairs = words.chunks(2);
-    for pair in pairs {
-        match pair {
-            ["MIN" | "MAX", n] if n.parse::<u32>().is_ok_and(|n| n > 0) => {}
-            ["COUNT", n] if n.parse::<u32>().is_ok() => {}
-            ["ALL", s] if set(s) => {}
-            _ => return Err(bad()),
+    // Items are `NAME value`; a value in parentheses holds no parentheses.
+    let mut words = rest.split(' ');
+    while let Some(name) = words.next() {
+        let first = words.next().ok_or_else(bad)?;
+        let value: Vec<&str> = match first.strip_prefix('(') {
+            None => vec![first],
+            Some(open) => {
+                let mut group = vec![open];
+                while !group.last().is_some_and(|w| w.ends_with(')')) {
+                    group.push(words.next().ok_or_else(bad)?);
+                }
+                if let Some(last) = group.last_mut() {
+                    *last = last.strip_suffix(')').ok_or_else(bad)?;
+                }
+                if group.iter().any(|w| w.contains(['(', ')'])) {
+                    return Err(bad());
+                }
+                group
+            }
+        };
+        let grouped = first.starts_with('(');
+        let ok = match (name, value.as_slice()) {
+            ("MIN" | "MAX", [n]) => !grouped && nz(n),
+            ("COUNT", [n]) => !grouped && n.parse::<u32>().is_ok(),
+            ("ALL", [s]) => !grouped && set(s),
+            ("PARTIAL", [range, results]) => {
+                grouped
+                    && matches!(range.split_once(':'), Some((a, b)) if nz(a) && nz(b))
+                    && (*results == "NIL" || set(results))
+            }
+            ("ADDTO" | "REMOVEFROM", pairs) => {
+                grouped
+                    && !pairs.is_empty()
+                    && pairs.len() % 2 == 0
+                    && pairs
+                        .chunks(2)
+                        .all(|p| p[0].parse::<u32>().is_ok() && set(p[1]))
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(bad());
         }
     }
     Ok(())

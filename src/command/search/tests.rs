@@ -488,3 +488,46 @@ fn within_older_younger() {
         assert_eq!(eval(&key, &e, &no_text()), want, "{key:?}");
     }
 }
+
+fn esearch(numbering: Numbering, options: &[SearchReturn], hits: &[u32]) -> String {
+    let mut buf = Vec::new();
+    let mut out = ResponseWriter::new(&mut buf);
+    write_esearch(&mut out, "t", numbering, options, hits).unwrap();
+    drop(out);
+    String::from_utf8(buf).unwrap()
+}
+
+/// RFC 5267 §4.4: PARTIAL gives the results at 1-based positions of the
+/// reported order, the range as asked (in order), NIL past the end.
+#[test]
+fn partial_positions_of_the_result() {
+    let range = |a, b| SearchReturn::Partial(PartialRange::new(a, b).unwrap());
+    let hits = [1, 2, 4, 5];
+    let seq = Numbering::Sequence;
+    assert_eq!(
+        esearch(seq, &[range(1, 3)], &hits),
+        "* ESEARCH (TAG \"t\") PARTIAL (1:3 1:2,4)\r\n"
+    );
+    assert_eq!(
+        esearch(seq, &[range(10, 2)], &hits),
+        "* ESEARCH (TAG \"t\") PARTIAL (2:10 2,4:5)\r\n"
+    );
+    assert_eq!(
+        esearch(Numbering::Uid, &[range(5, 5), SearchReturn::Count], &hits),
+        "* ESEARCH (TAG \"t\") UID COUNT 4 PARTIAL (5:5 NIL)\r\n"
+    );
+    // SORT order: sets keep it, ranges only for ascending runs.
+    assert_eq!(
+        esearch(seq, &[range(2, 4)], &[5, 3, 4, 2, 1]),
+        "* ESEARCH (TAG \"t\") PARTIAL (2:4 3:4,2)\r\n"
+    );
+    assert_eq!(
+        esearch(seq, &[range(1, u32::MAX)], &[]),
+        "* ESEARCH (TAG \"t\") PARTIAL (1:4294967295 NIL)\r\n"
+    );
+    // UPDATE and CONTEXT add nothing to the answer, and stop ALL being implied.
+    assert_eq!(
+        esearch(seq, &[SearchReturn::Update, SearchReturn::Context], &hits),
+        "* ESEARCH (TAG \"t\")\r\n"
+    );
+}

@@ -1,5 +1,5 @@
 //! SORT and UID SORT (RFC 5256 §3), SORT=DISPLAY (RFC 5957) and ESORT's
-//! `RETURN (...)` (RFC 5267 §3).
+//! `RETURN (...)` (RFC 5267 §3), with CONTEXT=SORT's PARTIAL and UPDATE (§4).
 //!
 //! SORT is SEARCH followed by an ordering of the hits. The keys that need
 //! the header (sent date, base subject, addresses) come from the session's
@@ -17,6 +17,7 @@ use std::io::Write;
 
 pub use keys::{Field, KeyCache, Subject};
 
+use super::contexts::Query;
 use super::search::{self, Hit};
 use super::{CommandResult, Completion, Selected};
 use crate::mailstore::Mailbox;
@@ -34,6 +35,12 @@ pub fn sort<W: Write>(
     ret: Option<(&str, &[SearchReturn])>,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
+    let update = ret
+        .filter(|(_, options)| options.contains(&SearchReturn::Update))
+        .map(|(tag, _)| tag);
+    if let Some(tag) = update {
+        selected.contexts.check_tag(tag)?;
+    }
     let mut hits = search::matching(selected, Some(charset), search)?;
     order(selected, criteria, &mut hits);
     match ret {
@@ -50,6 +57,18 @@ pub fn sort<W: Write>(
             let uids: Vec<u32> = hits.iter().map(|h| h.uid).collect();
             search::answer_esearch(selected, out, tag, numbering, options, &numbers, &uids)?;
         }
+    }
+    if let Some(tag) = update {
+        let program = Query::Sort {
+            criteria: criteria.to_vec(),
+            charset: charset.to_owned(),
+            search: search.clone(),
+        };
+        let uids = hits.iter().map(|h| h.uid).collect();
+        let Selected {
+            contexts, mailbox, ..
+        } = selected;
+        contexts.open(tag, numbering, program, uids, mailbox, out)?;
     }
     Ok(Completion::done("SORT"))
 }
