@@ -104,4 +104,40 @@ Subject: inner\n\ntwo\n--b--\n";
         );
         assert!(text.ends_with(")\r\n"), "{text}");
     }
+
+    /// Inputs on which the `mailbox` and `mime` fuzz targets (fuzz/) timed
+    /// out: FETCH ENVELOPE looped for ever on a control octet in an address
+    /// list (fixed in mime::envelope's lexer). Each must render at once.
+    #[test]
+    fn fuzz_timeouts_render() {
+        let mailbox: &[u8] = b"From alice@example.org Mon Jan  5 10:00:00 2015\n\
+From: Alice <alice@example.org>\n\
+To: bob@example.org\n\
+Subject: on.org Tue Jan  6 11:30:15 2015\n\
+From: Carol <carol@example.org>\n\
+To: bob@example.org\x0bSubject: two\n\
+Date: Tue, 6 Jan 2015 11:30:15 +0000\n\
+Message-ID: <m-2@example.org>\n\
+\n\
+Hello 2\n\
+From bob@example.org Tue Jan  6 11:30:15 2015";
+        let message: &[u8] = b"From: Zed Appender <zed@example.org>\n\
+To: benchuser@example.org\n\
+Subject: appended by the session\n\
+Date: Mon, 2 Nov 2026 09:00:00 +0000\n\
+Message-ID: <append-1@example.org>\n\
+Status: \x87\x17\x00\x00\x00\x00\x00\x00tus: \n\
+X-Keywords:                 \n\
+X-UID: 31\n\
+\n\
+>From the appender, a body line that starts with From.\n\
+Bye.\n\
+\n\
+";
+        for data in [mailbox, message] {
+            let out = fetch_response(data, &fetch_items());
+            assert!(out.starts_with(b"* 1 FETCH (ENVELOPE ("));
+            assert!(out.ends_with(b")\r\n"));
+        }
+    }
 }

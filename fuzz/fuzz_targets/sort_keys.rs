@@ -1,8 +1,8 @@
 //! The SORT and THREAD keys: RFC 5256 base subjects (`mime::subject`), the
 //! i;unicode-casemap fold, and Date: header parsing (`mime::date`).
 //!
-//! Beyond "no panic": the base subject of a base subject is itself (RFC 5256
-//! §2.1 strips until nothing more can be stripped), and a parsed date is an
+//! Beyond "no panic": the base subject of an (ASCII) base subject is itself
+//! (RFC 5256 §2.1 strips until nothing more can be stripped), and a parsed date is an
 //! instant chrono can represent.
 #![no_main]
 
@@ -12,8 +12,15 @@ use mbox_imapd::mime::subject::{base_of_text, base_subject, casemap};
 
 fuzz_target!(|data: &[u8]| {
     let base = base_subject(data);
-    let again = base_of_text(&base.key);
-    assert_eq!(again.key, base.key, "base subject not idempotent");
+    // The key is casemapped (RFC 5051: titlecase, then NFKD) after the
+    // RFC 5256 steps, and NFKD can undo them: U+00A0 and U+00B4 become
+    // spaces after blanks were trimmed, U+00AA a lowercase "a". So only a
+    // plain ASCII subject (no encoded words) must give a key that is its
+    // own base subject.
+    if data.is_ascii() && !data.windows(2).any(|w| w == b"=?") {
+        let again = base_of_text(&base.key);
+        assert_eq!(again.key, base.key, "base subject not idempotent");
+    }
     let _ = casemap(&String::from_utf8_lossy(data));
     let _ = header_date(data);
     if let Some(t) = header_instant(data) {
