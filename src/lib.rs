@@ -22,6 +22,9 @@
 //! - [`tls`]: certificate and key → rustls `ServerConfig`.
 //! - [`privilege`]: becoming the user after login (groups, gid, uid, home).
 //! - [`logger`]: the syslog (mail + authpriv) or stderr backend `main` installs.
+//!
+//! `fuzzing` (hidden) holds the few entry points the cargo-fuzz targets in
+//! `fuzz/` need that the public modules do not offer.
 
 #![deny(unsafe_code)]
 
@@ -29,6 +32,8 @@ pub mod auth;
 pub mod command;
 pub mod config;
 pub mod connection;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logger;
 pub mod mailstore;
 pub mod mime;

@@ -269,6 +269,10 @@ impl Lexer<'_> {
                     self.pos += 1;
                     return Token::Special(b);
                 }
+                // A control octet (VT, FF, NUL, DEL, ...) is neither an atom
+                // octet nor a special: skipped like white space. (Returning an
+                // empty word for it, without advancing, looped for ever.)
+                _ if !is_atom_char(b) => self.pos += 1,
                 _ => {
                     let start = self.pos;
                     while self.s.get(self.pos).is_some_and(|&c| is_atom_char(c)) {
@@ -468,6 +472,25 @@ mod tests {
         for j in junk {
             let _ = address_list(j);
         }
+    }
+
+    /// Found by the `mailbox` fuzz target (fuzz/): a vertical tab inside an
+    /// address list made the lexer return an empty word without advancing,
+    /// and FETCH ENVELOPE never finished. Every control octet now passes.
+    #[test]
+    fn control_octets_in_address_lists_terminate() {
+        assert_eq!(
+            show(&address_list(b"bob@example.org\x0bSubject: two")),
+            vec!["-|-|bob|example.orgSubjecttwo"]
+        );
+        for b in (0u8..0x20).chain([0x7f]) {
+            let value = [b"a@b".as_slice(), &[b], b" c@d"].concat();
+            let list = address_list(&value);
+            assert!(!list.is_empty(), "octet {b:#04x}");
+        }
+        let header: &[u8] = b"To: bob@example.org\x0bSubject: two\n\n";
+        let env = Envelope::parse(&[header]);
+        assert_eq!(env.to.len(), 1);
     }
 
     #[test]
