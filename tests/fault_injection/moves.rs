@@ -108,6 +108,7 @@ fn run_move(case: &Case, ctx: &Context, dir: &Path) -> Result<(), StoreError> {
         cache: Default::default(),
         sort_keys: Default::default(),
         saved_result: Vec::new(),
+        contexts: Default::default(),
         recent_reported,
         session_lock: None,
     };
