@@ -56,22 +56,9 @@ fn compressed_session_matches_a_plain_one() {
 #[test]
 fn generated_10000_messages() {
     let Some(python) = python3() else { return };
-    let Some(generator) = shared_file("bench/gen_mbox.py") else {
-        let msg = "../shared/bench/gen_mbox.py not found (set MBOX_IMAPD_SHARED_DIR)";
-        assert!(!in_ci(), "{msg}");
-        eprintln!("notice: {msg}; skipping the 10,000-message imaplib test");
+    let Some(args) = generated_mailbox_args(10_000, 42, "the 10,000-message imaplib test") else {
         return;
     };
-    let args = [
-        "--server".to_string(),
-        server_bin().display().to_string(),
-        "--gen".to_string(),
-        generator.display().to_string(),
-        "--messages".to_string(),
-        "10000".to_string(),
-        "--seed".to_string(),
-        "42".to_string(),
-    ];
     run_script(
         &python,
         "check_generated.py",
@@ -86,23 +73,32 @@ fn generated_10000_messages() {
 #[test]
 fn sort_and_thread_on_generated_mailbox() {
     let Some(python) = python3() else { return };
+    let Some(args) = generated_mailbox_args(3_000, 7, "the SORT/THREAD imaplib test") else {
+        return;
+    };
+    run_script(&python, "sort_thread.py", &args, Duration::from_secs(600));
+}
+
+/// `--server BIN --gen gen_mbox.py --messages N --seed S` for a script that
+/// generates its mailbox; `None` (after a notice, or a failure under CI)
+/// without the shared generator.
+fn generated_mailbox_args(messages: u32, seed: u32, test: &str) -> Option<Vec<String>> {
     let Some(generator) = shared_file("bench/gen_mbox.py") else {
         let msg = "../shared/bench/gen_mbox.py not found (set MBOX_IMAPD_SHARED_DIR)";
         assert!(!in_ci(), "{msg}");
-        eprintln!("notice: {msg}; skipping the SORT/THREAD imaplib test");
-        return;
+        eprintln!("notice: {msg}; skipping {test}");
+        return None;
     };
-    let args = [
+    Some(vec![
         "--server".to_string(),
         server_bin().display().to_string(),
         "--gen".to_string(),
         generator.display().to_string(),
         "--messages".to_string(),
-        "3000".to_string(),
+        messages.to_string(),
         "--seed".to_string(),
-        "7".to_string(),
-    ];
-    run_script(&python, "sort_thread.py", &args, Duration::from_secs(600));
+        seed.to_string(),
+    ])
 }
 
 fn in_ci() -> bool {
