@@ -247,10 +247,23 @@ fn rewrite_behind_the_session() {
 /// locks): a session that looks at the file ends with BYE, one that reads
 /// mapped bytes past the new end ends with BYE too (no SIGBUS death), and
 /// nothing is written to the file.
+/// Has one session record the UW metadata (UIDVALIDITY, UIDs) of a fresh
+/// spool, alone. Two sessions that open a spool nobody has indexed yet may
+/// pick provisional UIDVALIDITYs a second apart, and the one whose choice is
+/// not written then ends with BYE: a known race (see the closing note of
+/// stop 14), and not what the tests that call this are about.
+fn record_metadata(dir: &Dir) {
+    let mut first = Client::start(dir, "first");
+    first.select("INBOX");
+    first.ok("CHECK");
+    first.logout();
+}
+
 #[test]
 fn truncation_ends_sessions_cleanly_and_writes_nothing() {
     let msgs: Vec<_> = (0..300).map(|i| message(&format!("t{i}"), i)).collect();
     let dir = Dir::with_inbox(&mbox_of(&msgs));
+    record_metadata(&dir);
     let mut looker = Client::start(&dir, "a");
     looker.select("INBOX");
     let mut reader = Client::start(&dir, "b");
@@ -318,6 +331,7 @@ fn sessions_interleave(n: usize) {
     const ROUNDS: usize = 40;
     let initial: Vec<_> = (0..12).map(|i| message(&format!("base{i}"), i)).collect();
     let dir = Arc::new(Dir::with_inbox(&mbox_of(&initial)));
+    record_metadata(&dir);
     let start = Arc::new(Barrier::new(n));
     let workers: Vec<_> = (0..n)
         .map(|w| {
@@ -542,6 +556,7 @@ fn check_announces_other_sessions_changes() {
     }
     let msgs: Vec<_> = (0..5).map(|i| message(&format!("c{i}"), i)).collect();
     let dir = Dir::with_inbox(&mbox_of(&msgs));
+    record_metadata(&dir);
     let mut a = Client::start(&dir, "a");
     a.select("INBOX");
     let mut b = Client::start(&dir, "b");
