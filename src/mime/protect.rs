@@ -101,8 +101,8 @@ fn field_range(message: &[u8], header: Range<usize>) -> Option<Range<usize>> {
             while matches!(head.get(end), Some(b' ' | b'\t')) {
                 end = memchr::memchr(b'\n', &head[end..]).map_or(head.len(), |i| end + i + 1);
             }
-            // The header range stops before the blank line; make sure the
-            // replacement keeps a line end if the field had none.
+            // The header range stops before the blank line, so the field's
+            // own line end is inside it and the replacement supplies one.
             return Some(header.start + at..header.start + end);
         }
         at = line_end;

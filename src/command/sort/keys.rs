@@ -63,6 +63,29 @@ struct Link {
     len: u32,
 }
 
+impl Link {
+    fn is_read(&self) -> bool {
+        self.len != u32::MAX
+    }
+
+    /// The Message-ID hash (`None` for 0) and where the references are.
+    fn parts(&self) -> (Option<u64>, Range<usize>) {
+        let start = self.start as usize;
+        (
+            (self.id != 0).then_some(self.id),
+            start..start + self.len as usize,
+        )
+    }
+}
+
+/// A subject column value: the string id with [`REPLY_BIT`].
+fn subject_of(raw: u32) -> Subject {
+    Subject {
+        id: raw & !REPLY_BIT,
+        is_reply: raw & REPLY_BIT != 0,
+    }
+}
+
 const UNREAD_LINK: Link = Link {
     id: 0,
     start: 0,
@@ -242,10 +265,7 @@ impl KeyCache {
                 v
             }
         };
-        Subject {
-            id: raw & !REPLY_BIT,
-            is_reply: raw & REPLY_BIT != 0,
-        }
+        subject_of(raw)
     }
 
     /// An address-derived key of message `index` (RFC 5256 §3 FROM / TO /
@@ -293,10 +313,7 @@ impl KeyCache {
     /// The base subject of message `index`, if read.
     pub fn cached_subject(&self, index: usize) -> Option<Subject> {
         let raw = self.subject.get(index).copied().filter(|&v| v != UNREAD)?;
-        Some(Subject {
-            id: raw & !REPLY_BIT,
-            is_reply: raw & REPLY_BIT != 0,
-        })
+        Some(subject_of(raw))
     }
 
     /// An address key of message `index`, if read.
@@ -323,7 +340,7 @@ impl KeyCache {
             .get(index)
             .copied();
         let link = match cached {
-            Some(link) if link.len != u32::MAX => link,
+            Some(link) if link.is_read() => link,
             _ => {
                 let hasher = &self.hasher;
                 // 0 means "no ID": a real hash of 0 becomes 1.
@@ -357,21 +374,12 @@ impl KeyCache {
                 link
             }
         };
-        let start = link.start as usize;
-        (
-            (link.id != 0).then_some(link.id),
-            start..start + link.len as usize,
-        )
+        link.parts()
     }
 
     /// What [`Self::links`] read for message `index`, if it did.
     pub fn cached_links(&self, index: usize) -> Option<(Option<u64>, Range<usize>)> {
-        let link = self.links.get(index).filter(|l| l.len != u32::MAX)?;
-        let start = link.start as usize;
-        Some((
-            (link.id != 0).then_some(link.id),
-            start..start + link.len as usize,
-        ))
+        Some(self.links.get(index).filter(|l| l.is_read())?.parts())
     }
 
     /// Reference hashes named by [`Self::links`].
