@@ -153,6 +153,27 @@ pub fn list_matches(pattern: &[u8], name: &[u8]) -> bool {
     wildcard(&fold(pattern), &fold(name))
 }
 
+/// [`list_matches`] with the pattern as the client spells it: with `utf8`
+/// (IMAP4rev2, RFC 9051 §5.1) the pattern is UTF-8, and the stored name is
+/// decoded before it is matched, so that a wildcard stands for characters,
+/// not for pieces of a modified-base64 run.
+pub fn list_matches_in(pattern: &[u8], name: &[u8], utf8: bool) -> bool {
+    match decode(name) {
+        Ok(text) if utf8 => list_matches(pattern, text.as_bytes()),
+        _ => list_matches(pattern, name),
+    }
+}
+
+/// The stored (modified UTF-7) form of a name or a pattern's wildcard-free
+/// part as the client spells it: unchanged without `utf8`, else encoded.
+/// Bytes that are not UTF-8 (the session refuses those) are left as they are.
+pub fn stored_form(text: &[u8], utf8: bool) -> std::borrow::Cow<'_, [u8]> {
+    match std::str::from_utf8(text) {
+        Ok(t) if utf8 => std::borrow::Cow::Owned(encode(t).into_bytes()),
+        _ => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 /// Iterative wildcard match with backtracking to the last `*` or `%`
 /// (linear in practice, bounded by len(pattern) * len(name)).
 fn wildcard(p: &[u8], s: &[u8]) -> bool {

@@ -58,12 +58,61 @@ pub fn id<W: Write>(
     Ok(Completion::done("ID"))
 }
 
-/// `ENABLE`: none of our capabilities needs enabling (we advertise no
-/// CONDSTORE, QRESYNC or UTF8=ACCEPT), so the answer is an empty ENABLED list
-/// (RFC 5161 §3.1: unknown capabilities are ignored).
-pub fn enable<W: Write>(caps: &[String], out: &mut ResponseWriter<W>) -> CommandResult {
+/// What ENABLE has switched on in this session (RFC 5161).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enabled {
+    /// IMAP4rev2 (RFC 9051 §6.3.1, Appendix A): the session speaks rev2.
+    pub imap4rev2: bool,
+}
+
+impl Enabled {
+    /// The switch for an enableable capability, by its advertised name
+    /// (case-insensitive, RFC 5161 §3.1); `None` for names that need no
+    /// enabling or that we do not know, which ENABLE ignores.
+    fn switch(&mut self, capability: &str) -> Option<(&'static str, &mut bool)> {
+        // One row per capability ENABLE can turn on.
+        if capability.eq_ignore_ascii_case("IMAP4rev2") {
+            return Some(("IMAP4rev2", &mut self.imap4rev2));
+        }
+        None
+    }
+}
+
+/// `ENABLE`: turns on the enableable capabilities named and answers
+/// `* ENABLED` with those this command enabled, each once (RFC 5161 §3.1:
+/// unknown names and ones already on are not listed).
+/// ENABLE is valid only in the authenticated state (RFC 5161 §3.1, RFC 9051
+/// §6.3.1); we answer it in the selected state too, as before, but there it
+/// turns nothing on: naming something it would turn on is BAD.
+pub fn enable<W: Write>(
+    caps: &[String],
+    enabled: &mut Enabled,
+    selected: bool,
+    out: &mut ResponseWriter<W>,
+) -> CommandResult {
     log::debug!("enable requested: {}", caps.join(" "));
-    out.untagged("ENABLED")?;
+    if selected {
+        let mut probe = *enabled;
+        if caps
+            .iter()
+            .any(|cap| probe.switch(cap).is_some_and(|(_, on)| !*on))
+        {
+            return Err(super::CommandError::bad(
+                "ENABLE is only valid in the authenticated state",
+            ));
+        }
+    }
+    let mut line = String::from("ENABLED");
+    for cap in caps {
+        if let Some((name, on)) = enabled.switch(cap)
+            && !*on
+        {
+            *on = true;
+            line.push(' ');
+            line.push_str(name);
+        }
+    }
+    out.untagged(&line)?;
     Ok(Completion::done("ENABLE"))
 }
 
@@ -114,9 +163,38 @@ mod tests {
     }
 
     #[test]
-    fn enable_lists_nothing() {
+    fn enable_lists_only_what_it_turned_on() {
+        let run = |caps: &[&str], enabled: &mut Enabled| {
+            let caps: Vec<String> = caps.iter().map(|c| (*c).to_owned()).collect();
+            let mut w = ResponseWriter::new(Vec::new());
+            enable(&caps, enabled, false, &mut w).unwrap();
+            String::from_utf8(w.into_inner().unwrap()).unwrap()
+        };
+        let mut enabled = Enabled::default();
+        assert_eq!(run(&["CONDSTORE", "X-Y"], &mut enabled), "* ENABLED\r\n");
+        assert!(!enabled.imap4rev2);
+        // Case-insensitive, named once even if asked twice, then not again.
+        assert_eq!(
+            run(&["imap4REV2", "IMAP4rev2"], &mut enabled),
+            "* ENABLED IMAP4rev2\r\n"
+        );
+        assert!(enabled.imap4rev2);
+        assert_eq!(run(&["IMAP4rev2"], &mut enabled), "* ENABLED\r\n");
+        assert!(enabled.imap4rev2);
+    }
+
+    #[test]
+    fn enable_while_selected_turns_nothing_on() {
+        let caps = vec!["IMAP4rev2".to_owned()];
+        let mut enabled = Enabled::default();
         let mut w = ResponseWriter::new(Vec::new());
-        enable(&["CONDSTORE".into()], &mut w).unwrap();
+        let e = enable(&caps, &mut enabled, true, &mut w).unwrap_err();
+        assert!(matches!(e, crate::command::CommandError::Bad { .. }));
+        assert!(!enabled.imap4rev2);
+        assert!(w.into_inner().unwrap().is_empty());
+        // Names that turn nothing on keep the old answer.
+        let mut w = ResponseWriter::new(Vec::new());
+        enable(&["CONDSTORE".to_owned()], &mut enabled, true, &mut w).unwrap();
         assert_eq!(w.into_inner().unwrap(), b"* ENABLED\r\n");
     }
 }

@@ -427,8 +427,8 @@ fn write_uid<W: Write>(out: &mut ResponseWriter<W>, entry: &MessageEntry) -> io:
     out.number(u64::from(entry.uid.get()))
 }
 
-/// `FLAGS (...)`, in UW imapd's order: \Recent, system flags, then keywords
-/// in declaration order.
+/// `FLAGS (...)`, in UW imapd's order: \Recent (not for IMAP4rev2), system
+/// flags, then keywords in declaration order.
 pub(crate) fn write_flags<W: Write>(
     out: &mut ResponseWriter<W>,
     entry: &MessageEntry,
@@ -442,8 +442,11 @@ pub(crate) fn write_flags<W: Write>(
         (SystemFlags::ANSWERED, b"\\Answered"),
         (SystemFlags::DRAFT, b"\\Draft"),
     ];
+    // RFC 9051 §2.3.2: IMAP4rev2 has no \Recent flag.
+    let rev2 = out.is_rev2();
     let system = ORDER
         .iter()
+        .filter(|(bit, _)| !(rev2 && *bit == SystemFlags::RECENT))
         .filter(|(bit, _)| entry.flags.contains(*bit))
         .map(|&(_, name)| name);
     let set_keywords = keywords

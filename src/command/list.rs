@@ -20,7 +20,8 @@
 //! since last read) and their special uses. The children attributes are
 //! always sent (we advertise CHILDREN), whether or not RETURN (CHILDREN)
 //! asks. Names are written as they are on disk, in modified UTF-7, quoted or
-//! as literals when they need it.
+//! as literals when they need it; to an IMAP4rev2 client in UTF-8 (RFC 9051
+//! §5.1), whose patterns are UTF-8 too and are matched against decoded names.
 
 mod select;
 
@@ -29,7 +30,7 @@ use std::io::Write;
 
 use super::{CommandError, CommandResult, Completion, Context, Selected, status};
 use crate::mailstore::folders::{self, Entry, Kind, Tree};
-use crate::names::list_matches;
+use crate::names::{list_matches, list_matches_in, stored_form};
 use crate::parser::ast::{ListReturn, ListSelect, MailboxName, StatusItem};
 use crate::response::ResponseWriter;
 
@@ -55,7 +56,8 @@ pub fn list<W: Write>(
     request: &ListRequest<'_>,
     out: &mut ResponseWriter<W>,
 ) -> CommandResult {
-    let options = Options::of(request);
+    let mut options = Options::of(request);
+    options.utf8 = out.is_rev2();
     let patterns: Vec<Vec<u8>> = request
         .patterns
         .iter()
@@ -80,7 +82,7 @@ pub fn list<W: Write>(
     let listed = if options.selects_by_attribute() {
         select::selected(ctx, &tree, &options, &patterns, &subscribed)
     } else {
-        existing(ctx, &tree, &patterns)
+        existing(ctx, &tree, &patterns, options.utf8)
     };
     let base_names = options.base_names();
     for item in listed.values() {
@@ -115,6 +117,8 @@ struct Options {
     return_children: bool,
     /// RETURN (STATUS (...)); the items of several STATUS options, each once.
     status: Option<Vec<StatusItem>>,
+    /// IMAP4rev2: the patterns are UTF-8 (names::list_matches_in).
+    utf8: bool,
 }
 
 impl Options {
@@ -223,8 +227,8 @@ fn find(ctx: &Context, tree: &Tree, name: &[u8]) -> Found {
 }
 
 /// The existing names that match any of `patterns` (a LIST without a
-/// selection option).
-fn existing(ctx: &Context, tree: &Tree, patterns: &[Vec<u8>]) -> Listing {
+/// selection option); `utf8`: the patterns are UTF-8 (IMAP4rev2).
+fn existing(ctx: &Context, tree: &Tree, patterns: &[Vec<u8>], utf8: bool) -> Listing {
     let mut listing = Listing::new();
     let mut add = |name: Vec<u8>, found: Found| {
         listing.entry(order_key(&name)).or_insert(Listed {
@@ -238,13 +242,18 @@ fn existing(ctx: &Context, tree: &Tree, patterns: &[Vec<u8>]) -> Listing {
         add(b"INBOX".to_vec(), find(ctx, tree, b"INBOX"));
     }
     for pattern in patterns {
+        // Where to look is a stored name: the walk's start ends in `/` (or
+        // is empty), so it encodes on its own like any whole name.
         let entries = match plan(pattern) {
-            Plan::Exact => tree.lookup(pattern).into_iter().collect(),
-            Plan::Walk { start, depth } => tree.list(start, depth),
+            Plan::Exact => tree
+                .lookup(&stored_form(pattern, utf8))
+                .into_iter()
+                .collect(),
+            Plan::Walk { start, depth } => tree.list(&stored_form(start, utf8), depth),
         };
         for entry in entries
             .into_iter()
-            .filter(|e| list_matches(pattern, &e.name))
+            .filter(|e| list_matches_in(pattern, &e.name, utf8))
         {
             add(entry.name.clone(), Found::Entry(entry));
         }
@@ -340,6 +349,7 @@ pub fn lsub<W: Write>(
         return Ok(Completion::done("LSUB"));
     }
     let pattern = join(reference, pattern);
+    let utf8 = out.is_rev2();
     let subscribed = folders::subscriptions(&ctx.home)?;
     let tree = Tree::new(&ctx.mail_dir, &ctx.inbox);
     let is_subscribed = |name: &[u8]| subscribed.iter().any(|s| s == name);
@@ -350,7 +360,7 @@ pub fn lsub<W: Write>(
         } else {
             name
         };
-        if list_matches(&pattern, name) {
+        if list_matches_in(&pattern, name, utf8) {
             if sent.contains(&name) {
                 continue;
             }
@@ -365,7 +375,7 @@ pub fn lsub<W: Write>(
                 let Some(superior) = name.get(..at) else {
                     continue;
                 };
-                if list_matches(&pattern, superior)
+                if list_matches_in(&pattern, superior, utf8)
                     && !is_subscribed(superior)
                     && !sent.contains(&superior)
                 {
@@ -441,7 +451,7 @@ fn line<W: Write>(
     if name.is_empty() {
         out.string(name)?;
     } else {
-        out.astring(name)?;
+        out.mailbox(name)?;
     }
     out.end_line()
 }
@@ -458,7 +468,7 @@ fn list_line<W: Write>(
     out.raw(b"* LIST (")?;
     out.raw(attrs.join(" ").as_bytes())?;
     out.raw(b") \"/\" ")?;
-    out.astring(name)?;
+    out.mailbox(name)?;
     if let Some(options) = childinfo {
         out.raw(b" (\"CHILDINFO\" (")?;
         for (i, option) in options.iter().enumerate() {

@@ -161,7 +161,12 @@ pub fn select<W: Write>(
 
     out.untagged(&format!("{} EXISTS", mailbox.len()))?;
     let recent = mailbox.recent_count();
-    out.untagged(&format!("{recent} RECENT"))?;
+    // RFC 9051 §6.3.2: IMAP4rev2 has no RECENT and no UNSEEN code, and the
+    // server MUST send a LIST response with the mailbox's name instead.
+    let rev2 = out.is_rev2();
+    if !rev2 {
+        out.untagged(&format!("{recent} RECENT"))?;
+    }
     out.untagged_status(
         Status::Ok,
         Some(&Code::UidValidity(mailbox.uid_validity().get())),
@@ -175,7 +180,21 @@ pub fn select<W: Write>(
     // PERMANENTFLAGS is empty when read-only, and offers `\*` only while
     // keywords may still be declared (updates::flag_lists).
     super::updates::write_flag_lists(out, mailbox.keywords(), read_only)?;
-    if let Some(first) = mailbox.first_unseen() {
+    if rev2 {
+        // Its attributes as LIST gives them; \Marked is left out, as
+        // selecting is what reads it (RFC 9051 §7.3.1 allows any subset).
+        // A mailbox file has no children (they would need a directory of
+        // the same name); INBOX has no inferiors at all.
+        let mut attrs = vec!["\\HasNoChildren"];
+        if target.is_inbox {
+            attrs.insert(0, "\\NoInferiors");
+        }
+        let uses = ctx.special_use.of(target.name.as_bytes());
+        attrs.extend(uses.iter().map(|u| u.attribute()));
+        out.raw(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes())?;
+        out.mailbox(target.name.as_bytes())?;
+        out.end_line()?;
+    } else if let Some(first) = mailbox.first_unseen() {
         out.untagged_status(
             Status::Ok,
             Some(&Code::Unseen(first as u32 + 1)),

@@ -1,4 +1,5 @@
-//! STATUS (RFC 3501 §6.3.10; SIZE from RFC 8438, APPENDLIMIT from RFC 7889).
+//! STATUS (RFC 3501 §6.3.10; SIZE from RFC 8438, APPENDLIMIT from RFC 7889,
+//! DELETED from RFC 9051 §6.3.11).
 //!
 //! The hard part is being cheap and consistent. A mailbox this session has
 //! selected is answered from its index, so the numbers agree with what the
@@ -46,7 +47,7 @@ pub fn status<W: Write>(
         },
     };
     out.raw(b"* STATUS ")?;
-    out.astring(target.name.as_bytes())?;
+    out.mailbox(target.name.as_bytes())?;
     out.raw(b" (")?;
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -58,6 +59,7 @@ pub fn status<W: Write>(
             StatusItem::UidNext => ("UIDNEXT", u64::from(counts.uid_next)),
             StatusItem::UidValidity => ("UIDVALIDITY", u64::from(counts.uid_validity)),
             StatusItem::Unseen => ("UNSEEN", u64::from(counts.unseen)),
+            StatusItem::Deleted => ("DELETED", u64::from(counts.deleted)),
             StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
             StatusItem::AppendLimit => ("APPENDLIMIT", append_limit),
         };
@@ -72,15 +74,14 @@ pub fn status<W: Write>(
 
 /// The counts of an open mailbox, from its index.
 fn from_index(m: &Mailbox) -> MailboxStatus {
-    let unseen = m
-        .entries()
-        .iter()
-        .filter(|e| !e.flags.contains(SystemFlags::SEEN))
-        .count();
+    let count = |f: fn(SystemFlags) -> bool| m.entries().iter().filter(|e| f(e.flags)).count();
+    let unseen = count(|f| !f.contains(SystemFlags::SEEN));
+    let deleted = count(|f| f.contains(SystemFlags::DELETED));
     MailboxStatus {
         messages: u32::try_from(m.len()).unwrap_or(u32::MAX),
         recent: u32::try_from(m.recent_count()).unwrap_or(u32::MAX),
         unseen: u32::try_from(unseen).unwrap_or(u32::MAX),
+        deleted: u32::try_from(deleted).unwrap_or(u32::MAX),
         uid_next: m.uid_next().get(),
         uid_validity: m.uid_validity().get(),
         size: Some(m.entries().iter().map(|e| u64::from(e.rfc822_size)).sum()),

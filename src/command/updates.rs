@@ -133,11 +133,15 @@ pub fn write_expunged<W: Write>(out: &mut ResponseWriter<W>, indices: &[usize]) 
 }
 
 /// `* n RECENT` if the number of \Recent messages changed since last said.
+/// Never for IMAP4rev2, which has no RECENT response (RFC 9051 §7.4).
 pub fn write_recent<W: Write>(
     out: &mut ResponseWriter<W>,
     entries: &[MessageEntry],
     recent_reported: &mut usize,
 ) -> io::Result<()> {
+    if out.is_rev2() {
+        return Ok(());
+    }
     let recent = entries
         .iter()
         .filter(|e| e.flags.contains(SystemFlags::RECENT))
@@ -150,7 +154,9 @@ pub fn write_recent<W: Write>(
 }
 
 /// `* n FETCH ([UID u ]FLAGS (...))` for the message at 0-based `index`; the
-/// UID is included when the command was a UID command (RFC 3501 §6.4.8).
+/// UID is included when the command was a UID command (RFC 3501 §6.4.8), and
+/// always for IMAP4rev2, where every unsolicited FETCH carries it (RFC 9051
+/// §7.5.2; Appendix E item 21).
 pub fn write_fetch_flags<W: Write>(
     out: &mut ResponseWriter<W>,
     seq: u32,
@@ -161,6 +167,7 @@ pub fn write_fetch_flags<W: Write>(
     out.raw(b"* ")?;
     out.number(u64::from(seq))?;
     out.raw(b" FETCH (")?;
+    let uid = uid.or_else(|| out.is_rev2().then_some(entry.uid));
     if let Some(uid) = uid {
         out.raw(b"UID ")?;
         out.number(u64::from(uid.get()))?;
@@ -435,6 +442,48 @@ mod tests {
         assert_eq!(out, "* 3 FETCH (FLAGS (\\Recent \\Seen))\r\n");
         let out = render(|w| write_fetch_flags(w, 3, &e, &[], Some(e.uid)));
         assert_eq!(out, "* 3 FETCH (UID 9 FLAGS (\\Recent \\Seen))\r\n");
+        // IMAP4rev2: the UID always, and no \Recent.
+        let out = render_rev2(|w| write_fetch_flags(w, 3, &e, &[], None));
+        assert_eq!(out, "* 3 FETCH (UID 9 FLAGS (\\Seen))\r\n");
+    }
+
+    fn render_rev2(f: impl FnOnce(&mut ResponseWriter<Vec<u8>>) -> io::Result<()>) -> String {
+        let mut w = ResponseWriter::new(Vec::new());
+        w.set_revision(crate::response::Revision::Rev2);
+        f(&mut w).unwrap();
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn rev2_batch_has_no_recent_and_every_fetch_names_its_uid() {
+        let entries = vec![
+            entry(1, SystemFlags::SEEN),
+            entry(
+                4,
+                SystemFlags(SystemFlags::DELETED.0 | SystemFlags::RECENT.0),
+            ),
+            entry(5, SystemFlags::RECENT),
+        ];
+        let refresh = Refresh {
+            expunged: vec![1],
+            appended: 1,
+            flags_changed: vec![0, 1],
+            keywords_changed: false,
+        };
+        let after = After {
+            entries: &entries,
+            keywords: &[],
+            read_only: false,
+        };
+        let mut recent = 0;
+        let out = render_rev2(|w| write_batch(w, &refresh, &after, &mut recent));
+        assert_eq!(
+            out,
+            "* 2 EXPUNGE\r\n\
+             * 3 EXISTS\r\n\
+             * 1 FETCH (UID 1 FLAGS (\\Seen))\r\n\
+             * 2 FETCH (UID 4 FLAGS (\\Deleted))\r\n"
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct MailboxStatus {
     pub recent: u32,
     /// Messages without \Seen.
     pub unseen: u32,
+    /// Messages with \Deleted (RFC 9051 §6.3.11 STATUS DELETED).
+    pub deleted: u32,
     pub uid_next: u32,
     pub uid_validity: u32,
     /// Sum of RFC822.SIZE (RFC 8438), when asked for.
@@ -83,6 +85,7 @@ pub fn count(data: &[u8], now: u32, size: Size, name: &Path) -> Result<MailboxSt
     }
     let mut uids = UidAssigner::new(meta.uid_validity.map(|_| meta.last_uid));
     let (mut messages, mut recent, mut unseen, mut total_size) = (0u32, 0u32, 0u32, 0u64);
+    let mut deleted = 0u32;
     for span in spans {
         messages = messages.saturating_add(1);
         let text = data.get(span.text.clone()).unwrap_or(&[]);
@@ -118,6 +121,9 @@ pub fn count(data: &[u8], now: u32, size: Size, name: &Path) -> Result<MailboxSt
         if !flags.contains(SystemFlags::SEEN) {
             unseen += 1;
         }
+        if flags.contains(SystemFlags::DELETED) {
+            deleted += 1;
+        }
         if size == Size::Count {
             total_size += crlf_len(text).saturating_sub(hidden);
         }
@@ -134,6 +140,7 @@ pub fn count(data: &[u8], now: u32, size: Size, name: &Path) -> Result<MailboxSt
         messages,
         recent,
         unseen,
+        deleted,
         uid_next,
         uid_validity: uid_validity.max(1),
         size: (size == Size::Count).then_some(total_size),
@@ -162,6 +169,7 @@ mod tests {
             messages: m.len() as u32,
             recent: m.recent_count() as u32,
             unseen: count(&|e| !e.flags.contains(SystemFlags::SEEN)),
+            deleted: count(&|e| e.flags.contains(SystemFlags::DELETED)),
             uid_next: m.uid_next().get(),
             uid_validity: m.uid_validity().get(),
             size: Some(m.entries().iter().map(|e| u64::from(e.rfc822_size)).sum()),
@@ -226,7 +234,10 @@ mod tests {
         .concat();
         let s = count(data.as_bytes(), 100, Size::Count, Path::new("t")).unwrap();
         assert_eq!((s.messages, s.uid_next, s.uid_validity), (3, 4, 501));
-        assert_eq!((s.recent, s.unseen), (2, 2));
+        assert_eq!((s.recent, s.unseen, s.deleted), (2, 2, 0));
+        let d = m("Status: RO\nX-Status: D\n");
+        let s = count(d.as_bytes(), 100, Size::Skip, Path::new("t")).unwrap();
+        assert_eq!((s.messages, s.deleted, s.unseen), (1, 1, 0));
         let s = count(data.as_bytes(), 1000, Size::Skip, Path::new("t")).unwrap();
         assert_eq!(s.uid_validity, 1000);
         // Empty and blank files are empty mailboxes; garbage is not a mailbox.

@@ -292,6 +292,8 @@ pub enum StatusItem {
     Unseen,
     /// RFC 8438.
     Size,
+    /// RFC 9051 §6.3.11: messages with \Deleted (IMAP4rev2 only).
+    Deleted,
     /// RFC 7889 §3: the largest message APPEND takes into this mailbox.
     AppendLimit,
 }

@@ -290,7 +290,8 @@ pub(crate) fn status(input: &[u8]) -> PResult<'_, CommandBody> {
 
 /// `"(" status-att *(SP status-att) ")"`
 /// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
-/// (and `"SIZE"`, RFC 8438)
+/// (and `"SIZE"`, RFC 8438; `"DELETED"`, RFC 9051, which the session takes
+/// only from an IMAP4rev2 client)
 pub(super) fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
     let Some(mut rest) = input.strip_prefix(b"(") else {
         return mismatch();
@@ -305,6 +306,7 @@ pub(super) fn status_att_list(input: &[u8]) -> PResult<'_, Vec<StatusItem>> {
             b"UIDVALIDITY" => StatusItem::UidValidity,
             b"UNSEEN" => StatusItem::Unseen,
             b"SIZE" => StatusItem::Size,
+            b"DELETED" => StatusItem::Deleted,
             b"APPENDLIMIT" => StatusItem::AppendLimit,
             _ => return fail(format!("Unknown status item {}", printable(word))),
         });

@@ -19,6 +19,7 @@
 //! innermost (most precise) reason if one was already given.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::num::NonZeroU32;
 
 use nom::IResult;
@@ -188,12 +189,26 @@ pub(crate) fn nil(input: &[u8]) -> PResult<'_, ()> {
 ///
 /// Overflow is a failure, not a wrap: `4294967296` is malformed.
 pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
+    let (rest, n) = decimal(input, u64::from(u32::MAX))?;
+    Ok((rest, u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+/// `number64 = 1*DIGIT` (RFC 9051 §9: 0 to 2^63-1), saturated to `u32::MAX`:
+/// the sizes it is compared with (RFC822.SIZE) are 32-bit here.
+pub(crate) fn number64_saturated(input: &[u8]) -> PResult<'_, u32> {
+    let (rest, n) = decimal(input, i64::MAX as u64)?;
+    Ok((rest, u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+/// `1*DIGIT` as a number no larger than `max`; a larger one is a failure.
+fn decimal(input: &[u8], max: u64) -> PResult<'_, u64> {
     let (rest, digits) = take_while1(|b: u8| b.is_ascii_digit())(input)?;
-    let mut n: u32 = 0;
+    let mut n: u64 = 0;
     for &d in digits {
         n = match n
             .checked_mul(10)
-            .and_then(|n| n.checked_add(u32::from(d - b'0')))
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .filter(|&n| n <= max)
         {
             Some(n) => n,
             None => return fail(format!("Number {} is too large", printable(digits))),
@@ -217,10 +232,49 @@ pub(crate) fn nz_number(input: &[u8]) -> PResult<'_, NonZeroU32> {
 
 // --- strings
 
+thread_local! {
+    /// Whether IMAP4rev2's grammar applies (UTF-8 in `quoted`, `number64`
+    /// in LARGER/SMALLER); set only while [`with_utf8_quoted`] runs a parse,
+    /// so the grammar stays one set of plain functions and IMAP4rev1 parsing
+    /// is untouched.
+    static UTF8_QUOTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `parse` with RFC 9051's `quoted`, which also takes UTF-8
+/// (`QUOTED-CHAR =/ UTF8-2 / UTF8-3 / UTF8-4`, RFC 9051 §9).
+pub(crate) fn with_utf8_quoted<T>(parse: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            UTF8_QUOTED.set(self.0);
+        }
+    }
+    let _reset = Reset(UTF8_QUOTED.replace(true));
+    parse()
+}
+
+/// Whether the parse under way uses IMAP4rev2's grammar.
+pub(crate) fn rev2_grammar() -> bool {
+    UTF8_QUOTED.get()
+}
+
+/// The length of the well-formed UTF-8 sequence of 2 to 4 octets that
+/// `input` starts with (RFC 3629 `UTF8-2 / UTF8-3 / UTF8-4`), if any.
+fn utf8_sequence(input: &[u8]) -> Option<usize> {
+    let len = match input.first()? {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return None,
+    };
+    std::str::from_utf8(input.get(..len)?).ok().map(|_| len)
+}
+
 /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`
 /// `QUOTED-CHAR = <any TEXT-CHAR except quoted-specials> / "\" quoted-specials`
 ///
-/// Strict RFC 3501: 8-bit octets are not TEXT-CHARs and must be sent as a literal.
+/// Strict RFC 3501: 8-bit octets are not TEXT-CHARs and must be sent as a
+/// literal. IMAP4rev2 adds `/ UTF8-2 / UTF8-3 / UTF8-4` ([`with_utf8_quoted`]).
 pub(crate) fn quoted(input: &[u8]) -> PResult<'_, Vec<u8>> {
     let Some(mut rest) = input.strip_prefix(b"\"") else {
         return mismatch();
@@ -235,6 +289,14 @@ pub(crate) fn quoted(input: &[u8]) -> PResult<'_, Vec<u8>> {
             }
             [c, tail @ ..] if is_text_char(*c) && *c != b'\\' => {
                 out.push(*c);
+                rest = tail;
+            }
+            [0x80..=0xff, ..] if UTF8_QUOTED.get() => {
+                let Some(len) = utf8_sequence(rest) else {
+                    return mismatch();
+                };
+                let (sequence, tail) = rest.split_at(len);
+                out.extend_from_slice(sequence);
                 rest = tail;
             }
             _ => return mismatch(),

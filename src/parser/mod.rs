@@ -74,6 +74,12 @@ impl ParseError {
 /// Parses one complete command (the line's CRLF included at the end).
 ///
 /// `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`
+/// [`parse_command`] with IMAP4rev2's grammar (RFC 9051 §9), once the
+/// client has enabled it: a quoted string may also hold UTF-8.
+pub fn parse_command_rev2(input: &[u8]) -> Result<Command, ParseError> {
+    self::core::with_utf8_quoted(|| parse_command(input))
+}
+
 pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
     let Ok((rest, tag)) = self::core::tag(input) else {
         return Err(ParseError::NoTag);
@@ -431,7 +437,7 @@ pub(crate) mod tests {
             ),
             (b"a NAMESPACE\r\n", C::Namespace),
             (
-                b"a STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE appendlimit)\r\n",
+                b"a STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE appendlimit Deleted)\r\n",
                 C::Status {
                     mailbox: mbox("INBOX"),
                     items: vec![
@@ -442,6 +448,7 @@ pub(crate) mod tests {
                         StatusItem::Unseen,
                         StatusItem::Size,
                         StatusItem::AppendLimit,
+                        StatusItem::Deleted,
                     ],
                 },
             ),
@@ -1495,8 +1502,15 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
             b"a LIST (SPECIAL-USE) \"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)\r\n",
             b"a CREATE Sent (USE (\\Sent \\Archive))\r\n",
             b"a COMPRESS DEFLATE\r\n",
+            // IMAP4rev2 (parse_command_rev2): UTF-8 quoted strings, number64.
+            "a RENAME \"Caf\u{e9}\" \"\u{65e5}\u{672c}/\u{1f600}\"\r\n".as_bytes(),
+            b"a SEARCH LARGER 9223372036854775807 SMALLER 4294967296 SUBJECT \"\xc3\xa9\"\r\n",
         ];
         let mut rng = Rng::new(0x5eed_0004);
+        let parse_command = |input: &[u8]| {
+            let _ = parse_command_rev2(input);
+            parse_command(input)
+        };
         for seed in seeds {
             for len in 0..=seed.len() {
                 let _ = parse_command(seed.get(..len).unwrap_or_default());

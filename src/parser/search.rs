@@ -398,6 +398,22 @@ fn search_key(input: &[u8], decoder: TextDecoder, depth: usize) -> PResult<'_, S
         b"SENTSINCE" => with(on_date(rest)?, K::SentSince),
         b"KEYWORD" => with(keyword(rest)?, K::Keyword),
         b"UNKEYWORD" => with(keyword(rest)?, K::Unkeyword),
+        // RFC 9051: `"LARGER" SP number64`; RFC 3501: `number`.
+        b"LARGER" | b"SMALLER" if super::core::rev2_grammar() => {
+            let (rest, n) = arg(
+                rest,
+                &format!("number after {label}"),
+                super::core::number64_saturated,
+            )?;
+            (
+                rest,
+                if name.as_slice() == b"LARGER" {
+                    K::Larger(n)
+                } else {
+                    K::Smaller(n)
+                },
+            )
+        }
         b"LARGER" => with(size(rest)?, K::Larger),
         b"SMALLER" => with(size(rest)?, K::Smaller),
         // RFC 5032 WITHIN: "OLDER" SP nz-number / "YOUNGER" SP nz-number.

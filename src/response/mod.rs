@@ -10,6 +10,17 @@ use std::fmt;
 
 pub use writer::ResponseWriter;
 
+/// Which protocol revision the client speaks: IMAP4rev1 until it sends
+/// `ENABLE IMAP4rev2` (RFC 9051 §6.3.1, Appendix A). The session keeps the
+/// writer's revision current; the few response shapes that differ ask it
+/// (`\Recent` and `RECENT`, mailbox names in UTF-8, SELECT's LIST line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Revision {
+    #[default]
+    Rev1,
+    Rev2,
+}
+
 /// The condition of a status response (RFC 3501 §7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

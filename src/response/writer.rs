@@ -11,7 +11,7 @@
 use std::io::{self, BufWriter, Write};
 
 use super::crlf::CrlfWindow;
-use super::{Code, Status};
+use super::{Code, Revision, Status};
 
 /// Size of the output buffer: big enough that a FETCH of small items goes out
 /// in few write(2) calls, small enough to cost nothing per session.
@@ -21,6 +21,7 @@ const OUTPUT_BUFFER_OCTETS: usize = 64 * 1024;
 /// waiting for client input.
 pub struct ResponseWriter<W: Write> {
     out: CountingBuffer<W>,
+    revision: Revision,
 }
 
 impl<W: Write> ResponseWriter<W> {
@@ -30,7 +31,34 @@ impl<W: Write> ResponseWriter<W> {
                 inner: BufWriter::with_capacity(OUTPUT_BUFFER_OCTETS, inner),
                 count: 0,
             },
+            revision: Revision::Rev1,
         }
+    }
+
+    /// The revision responses are written for (set by the session).
+    pub fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    pub fn set_revision(&mut self, revision: Revision) {
+        self.revision = revision;
+    }
+
+    /// Whether the client enabled IMAP4rev2 (RFC 9051).
+    pub fn is_rev2(&self) -> bool {
+        self.revision == Revision::Rev2
+    }
+
+    /// A mailbox name (stored in modified UTF-7, RFC 3501 §5.1.3) as the
+    /// client reads it: unchanged for IMAP4rev1, UTF-8 for IMAP4rev2 (RFC 9051
+    /// §5.1). A name that does not decode (none we create) goes out as stored.
+    pub fn mailbox(&mut self, name: &[u8]) -> io::Result<()> {
+        if self.is_rev2()
+            && let Ok(text) = crate::names::decode(name)
+        {
+            return self.astring(text.as_bytes());
+        }
+        self.astring(name)
     }
 
     /// Total octets written so far (for the session summary).

@@ -19,6 +19,7 @@
 
 pub mod framer;
 pub mod login;
+mod rev2;
 pub mod state;
 
 use std::io::{self, Write};
@@ -32,7 +33,7 @@ use crate::parser::{
     self,
     ast::{CommandBody, CompressAlgorithm},
 };
-use crate::response::{Code, ResponseWriter, Status};
+use crate::response::{Code, ResponseWriter, Revision, Status};
 use crate::types::Numbering;
 use framer::{Frame, Framer, Limits};
 use login::{Handled, Intercepted};
@@ -151,6 +152,8 @@ pub struct Session {
     checkpoint_not_before: Option<Instant>,
     /// COMPRESS was answered OK (RFC 4978): another one is NO.
     compression: Option<CompressAlgorithm>,
+    /// What ENABLE turned on (RFC 5161): IMAP4rev2 (rev2.rs).
+    enabled: command::any::Enabled,
 }
 
 impl Session {
@@ -176,11 +179,21 @@ impl Session {
             last_input: Instant::now(),
             checkpoint_not_before: None,
             compression: None,
+            enabled: command::any::Enabled::default(),
         }
     }
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The protocol revision the client speaks: IMAP4rev2 once enabled.
+    fn revision(&self) -> Revision {
+        if self.enabled.imap4rev2 {
+            Revision::Rev2
+        } else {
+            Revision::Rev1
+        }
     }
 
     /// The server greeting (RFC 3501 §7.1.1 OK or §7.1.4 PREAUTH).
@@ -211,6 +224,7 @@ impl Session {
     ) -> io::Result<Flow> {
         self.stats.bytes_in += bytes.len() as u64;
         self.last_input = Instant::now();
+        out.set_revision(self.revision());
         self.framer.push(bytes);
         if let Some(flow) = self.paused_flow() {
             // Waiting for the caller (login.rs): keep the bytes for later.
@@ -286,6 +300,7 @@ impl Session {
     /// what changed in the mailbox; when quiet for [`idle::QUIET_CHECKPOINT`],
     /// writes pending flag changes; on a kiss of death, leaves. Flushes.
     pub fn tick<W: Write>(&mut self, out: &mut ResponseWriter<W>) -> io::Result<Flow> {
+        out.set_revision(self.revision());
         if self.killed(out)? {
             out.flush()?;
             return Ok(Flow::Close);
@@ -317,7 +332,8 @@ impl Session {
         self.state = State::Logout;
     }
 
-    /// Capabilities for the current state (RFC 3501 §7.2.1).
+    /// Capabilities for the current state (RFC 3501 §7.2.1). IMAP4rev2 (RFC
+    /// 9051) beside IMAP4rev1, chosen by `ENABLE IMAP4rev2` (Appendix A; rev2.rs).
     pub fn capabilities(&self) -> String {
         // LITERAL+ or LITERAL- (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE
         // (RFC 4469, URLs of RFC 5092 to this user's mailboxes), SEARCHRES
@@ -335,7 +351,7 @@ impl Session {
             Literals::Minus => "LITERAL-",
         };
         let mut caps = format!(
-            "IMAP4rev1 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT={}",
+            "IMAP4rev1 IMAP4rev2 {literals} ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT={}",
             self.options.max_message_size
         );
         if let Some(login) = self.login_capabilities() {
@@ -349,7 +365,12 @@ impl Session {
 
     fn run<W: Write>(&mut self, bytes: &[u8], out: &mut ResponseWriter<W>) -> io::Result<Flow> {
         self.stats.commands += 1;
-        let command = match parser::parse_command(bytes) {
+        let revision = self.revision();
+        let parsed = match revision {
+            Revision::Rev1 => parser::parse_command(bytes),
+            Revision::Rev2 => parser::parse_command_rev2(bytes),
+        };
+        let command = match parsed {
             Ok(c) => c,
             Err(e) => {
                 log::debug!("parse error: {e}");
@@ -367,8 +388,17 @@ impl Session {
             out.tagged(&tag, Status::Bad, None, why)?;
             return Ok(Flow::Continue);
         }
+        let mut body = command.body;
+        let converted = match revision {
+            Revision::Rev1 => Ok(()),
+            Revision::Rev2 => rev2::stored_names(&mut body),
+        };
+        if let Err(why) = converted.and_then(|()| rev2::check_grammar(&body, revision)) {
+            out.tagged(&tag, Status::Bad, None, why)?;
+            return Ok(Flow::Continue);
+        }
         // Before login, LOGIN/AUTHENTICATE/STARTTLS are login.rs's.
-        let body = match self.login_command(&tag, command.body, out)? {
+        let body = match self.login_command(&tag, body, out)? {
             Intercepted::Done(flow) => return Ok(flow),
             Intercepted::Pass(body) => body,
         };
@@ -734,7 +764,12 @@ impl Session {
             C::Id(params) => {
                 command::any::id(params.as_deref(), self.options.support_url.as_deref(), out)
             }
-            C::Enable(caps) => command::any::enable(&caps, out),
+            C::Enable(caps) => {
+                let selected = matches!(self.state, State::Selected(_));
+                let done = command::any::enable(&caps, &mut self.enabled, selected, out)?;
+                out.set_revision(self.revision());
+                Ok(done)
+            }
             C::Login { .. } | C::Authenticate { .. } => Err(CommandError::no_code(
                 Code::Unavailable,
                 "Logins are not supported by this build; use PREAUTH (a tunnel)",
@@ -774,7 +809,10 @@ impl Session {
                 ret,
             } => {
                 let sel = self.selected()?;
+                // RFC 9051 §6.4.4: IMAP4rev2 answers every SEARCH with
+                // ESEARCH; no RETURN means ALL.
                 let answer = match &ret {
+                    None if out.is_rev2() => command::search::Answer::Esearch { tag, options: &[] },
                     None => command::search::Answer::Search,
                     Some(options) => command::search::Answer::Esearch { tag, options },
                 };
@@ -914,8 +952,14 @@ impl Session {
         out: &mut ResponseWriter<W>,
     ) -> command::CommandResult {
         // RFC 3501 §6.3.1: a SELECT deselects first, even if it then fails;
-        // what the old mailbox has pending is written first.
+        // what the old mailbox has pending is written first. IMAP4rev2 says
+        // so with `* OK [CLOSED]` (RFC 9051 §6.3.2, §7.1).
+        let was_selected = matches!(self.state, State::Selected(_));
         self.leave_selected();
+        if was_selected && out.is_rev2() {
+            let closed = Code::Other("CLOSED".into());
+            out.untagged_status(Status::Ok, Some(&closed), "Previous mailbox closed")?;
+        }
         let started = Instant::now();
         let (selected, done) = command::mailbox::select(&self.context, name, mode, out)?;
         log::info!(
@@ -1016,12 +1060,12 @@ mod tests {
         let out = talk(Start::Preauth, b"");
         assert_eq!(
             out,
-            "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864] \
+            "* PREAUTH [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864] \
              Pre-authenticated user alice mailhost mbox-imapd ready\r\n"
         );
         let out = talk(Start::Login, b"");
         assert!(out.starts_with(
-            "* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864 \
+            "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE UNSELECT IDLE UIDPLUS MULTIAPPEND CATENATE MOVE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY NAMESPACE CHILDREN STATUS=SIZE LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE APPENDLIMIT=67108864 \
              LOGINDISABLED] mailhost"
         ));
     }
@@ -1046,7 +1090,7 @@ mod tests {
         };
         let out = run(Start::Login, b"");
         assert!(
-            out.starts_with("* OK [CAPABILITY IMAP4rev1 LITERAL- "),
+            out.starts_with("* OK [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL- "),
             "{out}"
         );
         assert!(out.contains(" APPENDLIMIT=5000 "), "{out}");
@@ -1062,7 +1106,7 @@ mod tests {
         input.extend(b"\r\ne NOOP\r\n");
         let out = run(Start::Preauth, &input);
         assert!(
-            out.starts_with("* PREAUTH [CAPABILITY IMAP4rev1 LITERAL- "),
+            out.starts_with("* PREAUTH [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL- "),
             "{out}"
         );
         assert!(out.contains(" APPENDLIMIT=5000]"), "{out}");

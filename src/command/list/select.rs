@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use super::{Listed, Listing, Options, find, order_key};
 use crate::command::Context;
 use crate::mailstore::folders::{Kind, Tree};
-use crate::names::list_matches;
+use crate::names::list_matches_in;
 
 /// The listing of a LIST with a base selection option.
 pub(super) fn selected(
@@ -35,7 +35,11 @@ pub(super) fn selected(
     let chosen = chosen(ctx, tree, options, subscribed);
     // Sets, not lists: a subscription file may hold many thousands of names.
     let meeting_set: HashSet<&[u8]> = chosen.iter().map(Vec::as_slice).collect();
-    let matches = |name: &[u8]| patterns.iter().any(|p| list_matches(p, name));
+    let matches = |name: &[u8]| {
+        patterns
+            .iter()
+            .any(|p| list_matches_in(p, name, options.utf8))
+    };
     let mut childinfo: HashSet<&[u8]> = HashSet::new();
     let mut parents: Vec<&[u8]> = Vec::new();
     if options.recursive {
