@@ -1,11 +1,12 @@
 //! Real mutt against the built server through its `tunnel` option (as a
 //! user runs it over ssh), driven on a tmux terminal: open INBOX, read a
 //! message, flag one, delete one and sync, save one to another folder, copy
-//! one into a folder that does not exist yet (NONEXISTENT, then CREATE), change
-//! folders, quit. Afterwards the mbox files on disk must hold exactly the
-//! expected messages, byte for byte but for the UW metadata headers, with
-//! the flags in Status/X-Status; the recorded traffic must show the commands
-//! mutt sent, each answered OK.
+//! one into a folder that does not exist yet (NONEXISTENT and TRYCREATE,
+//! then CREATE), change folders by name and through the folder browser,
+//! quit. Afterwards the mbox files on disk must hold exactly the expected
+//! messages, byte for byte but for the UW metadata headers, with the flags
+//! in Status/X-Status; the recorded traffic must show the commands mutt
+//! sent, each answered OK.
 //!
 //! Needs `mutt` and `tmux`. Without them the test fails when CI=true and is
 //! skipped with a notice otherwise.
@@ -46,6 +47,8 @@ fn mutt_reads_flags_deletes_saves_copies_and_changes_folders() {
     }
     let home = Home::new(&screen::small_inbox().concat());
     fs::write(home.mail().join("Archive"), screen::archive_message()).unwrap();
+    fs::create_dir(home.mail().join("Lists")).unwrap();
+    fs::write(home.mail().join("Lists/rust"), screen::archive_message()).unwrap();
     fs::write(home.root().join("muttrc"), muttrc(&home)).unwrap();
     let term = Terminal::start(&home, "mutt -n -F muttrc");
 
@@ -131,6 +134,19 @@ fn mutt_reads_flags_deletes_saves_copies_and_changes_folders() {
         archive.contains("old news") && archive.contains("Mango season"),
         "{archive}"
     );
+    // And through the folder browser (LIST "" "%" RETURN (CHILDREN)): down
+    // into Lists/ (entry 3 of Archive, INBOX, Lists/, Saved) and open rust
+    // (entry 2, after ../).
+    term.keys(&["c"]);
+    let top = term.step(&["?"], "Directory [imap://server/]");
+    let entries = column(&top, |w| {
+        ["Archive", "INBOX", "Lists/", "Saved"].contains(&w)
+    });
+    assert_eq!(entries, ["Archive", "INBOX", "Lists/", "Saved"], "{top}");
+    let lists = term.step(&["3", "Enter", "Enter"], "Directory [=Lists/]");
+    assert!(lists.contains("rust"), "{lists}");
+    let rust = term.step(&["2", "Enter", "Enter"], "=Lists/rust [Msgs:1");
+    assert!(rust.contains("old news"), "{rust}");
     term.keys(&["q"]);
     assert_eq!(term.wait_exit(), 0, "mutt's exit status");
 
@@ -160,6 +176,9 @@ fn mutt_reads_flags_deletes_saves_copies_and_changes_folders() {
         "UID COPY 5 \"Saved\"",
         "CLOSE",
         "SELECT \"Archive\"",
+        "LIST \"\" \"%\" RETURN (CHILDREN)",
+        "LIST \"\" \"Lists/%\" RETURN (CHILDREN)",
+        "SELECT \"Lists/rust\"",
         "LOGOUT",
     ] {
         home.assert_sent(line);
